@@ -1,0 +1,189 @@
+import { ConfigError } from '../errors/config.error';
+
+export type ApiScope = 'admin' | 'ingest' | 'read';
+export const API_SCOPES: readonly ApiScope[] = ['admin', 'ingest', 'read'];
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/** One API key and what it may do. */
+export interface ApiKey {
+  readonly key: string;
+  readonly scopes: ReadonlySet<ApiScope>;
+}
+
+/**
+ * Every setting Arbiter reads, validated once at boot. Only this file reads the environment
+ * (through {@link loadConfig}); everything else injects {@link AppConfig}.
+ */
+export class AppConfig {
+  readonly nodeEnv!: 'development' | 'production' | 'test';
+  readonly port!: number;
+  readonly host!: string;
+  /** PostgreSQL connection string; undefined means the embedded PGlite store under {@link dataDir}. */
+  readonly databaseUrl?: string;
+  readonly dataDir!: string;
+  /** Redis connection string; undefined means BullMQ's PostgreSQL backend on the same database. */
+  readonly redisUrl?: string;
+  readonly queuePrefix!: string;
+  readonly apiKeys!: readonly ApiKey[];
+  readonly logLevel!: LogLevel;
+  readonly bodyLimit!: number;
+  readonly workersEnabled!: boolean;
+  readonly shutdownTimeoutMs!: number;
+
+  constructor(values: AppConfigValues) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+
+  get storeKind(): 'postgres' | 'embedded' {
+    return this.databaseUrl ? 'postgres' : 'embedded';
+  }
+
+  /** Where BullMQ keeps its queues: Redis, the PostgreSQL server, or the embedded store. */
+  get queueKind(): 'redis' | 'postgres' | 'embedded' {
+    return this.redisUrl ? 'redis' : this.databaseUrl ? 'postgres' : 'embedded';
+  }
+
+  /** True when no API key is configured: every route is open (refused in production). */
+  get authDisabled(): boolean {
+    return this.apiKeys.length === 0;
+  }
+}
+
+export type AppConfigValues = Omit<AppConfig, 'storeKind' | 'queueKind' | 'authDisabled'>;
+
+/** A documented setting: its variable, default, and a one-line description (for the README). */
+export interface SettingDoc {
+  readonly name: string;
+  readonly default: string;
+  readonly description: string;
+}
+
+export const SETTINGS: readonly SettingDoc[] = [
+  { name: 'NODE_ENV', default: 'development', description: '`development`, `production` or `test`. Production refuses to start without API_KEYS.' },
+  { name: 'PORT', default: '3000', description: 'HTTP port of the API process.' },
+  { name: 'HOST', default: '0.0.0.0', description: 'Interface the API listens on.' },
+  { name: 'DATABASE_URL', default: '(unset: embedded PGlite)', description: 'PostgreSQL URL (`postgres://user:pass@host:5432/db`). Unset: PGlite in-process, data under DATA_DIR.' },
+  { name: 'DATA_DIR', default: './data', description: 'Where the embedded store keeps its files (ignored when DATABASE_URL is set).' },
+  { name: 'REDIS_URL', default: '(unset: queue on PostgreSQL)', description: 'Redis URL (`redis://host:6379/0`) for BullMQ. Unset: BullMQ\'s PostgreSQL backend on the same database.' },
+  { name: 'QUEUE_PREFIX', default: 'arbiter', description: 'Prefix of every queue name (Redis keys, or the PostgreSQL queue names); lets several deployments share one Redis.' },
+  { name: 'API_KEYS', default: '(unset: API open)', description: 'Comma-separated `key:scope|scope` pairs, scopes among `admin`, `ingest`, `read` (`*` = all). Example: `k1:admin|ingest|read,k2:read`.' },
+  { name: 'LOG_LEVEL', default: 'info', description: '`error`, `warn`, `info` or `debug`.' },
+  { name: 'BODY_LIMIT', default: '1048576', description: 'Largest accepted request body, in bytes (a larger one is a 413).' },
+  { name: 'WORKERS_ENABLED', default: 'true', description: 'Whether the API process also runs the queue workers (`false` when dedicated `worker` processes do).' },
+  { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', description: 'How long SIGTERM waits for in-flight requests and jobs before closing anyway.' },
+];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates the settings from `env` (process.env by default). Throws one
+ * {@link ConfigError} listing every bad setting, so a misconfigured process refuses to start with
+ * everything it needs to know in one message.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const problems: string[] = [];
+  const get = (name: string): string | undefined => {
+    const raw = env[name];
+    return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      problems.push(`${name}=${JSON.stringify(raw)}: must be one of ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return raw as T;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = get(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+    if (['false', '0', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name}=${JSON.stringify(raw)}: must be true or false`);
+    return fallback;
+  };
+  const url = (name: string, protocols: readonly string[], example: string): string | undefined => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !protocols.includes(parsed.protocol) || !parsed.hostname) {
+      problems.push(`${name}=${JSON.stringify(redact(raw))}: must be a URL like ${example}`);
+      return undefined;
+    }
+    return raw;
+  };
+
+  const nodeEnv = oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const apiKeys = parseApiKeys(get('API_KEYS'), problems);
+  if (nodeEnv === 'production' && apiKeys.length === 0 && get('API_KEYS') === undefined) {
+    problems.push('API_KEYS: required when NODE_ENV=production (the API would be open to anyone)');
+  }
+  const queuePrefix = get('QUEUE_PREFIX') ?? 'arbiter';
+  if (!/^[A-Za-z0-9_-]{1,40}$/.test(queuePrefix)) {
+    problems.push(`QUEUE_PREFIX=${JSON.stringify(queuePrefix)}: letters, digits, _ and - only, at most 40`);
+  }
+
+  const config = new AppConfig({
+    nodeEnv,
+    port: int('PORT', 3000, 0, 65535),
+    host: get('HOST') ?? '0.0.0.0',
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user:password@localhost:5432/arbiter'),
+    dataDir: get('DATA_DIR') ?? './data',
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://localhost:6379'),
+    queuePrefix,
+    apiKeys,
+    logLevel: oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info'),
+    bodyLimit: int('BODY_LIMIT', 1024 * 1024, 1024, 512 * 1024 * 1024),
+    workersEnabled: bool('WORKERS_ENABLED', true),
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function parseApiKeys(raw: string | undefined, problems: string[]): ApiKey[] {
+  if (raw === undefined) return [];
+  const keys: ApiKey[] = [];
+  const seen = new Set<string>();
+  raw.split(',').forEach((entry, index) => {
+    const [key, scopeList, ...rest] = entry.trim().split(':');
+    const where = `API_KEYS entry ${index + 1}`;
+    if (!key || scopeList === undefined || rest.length > 0) {
+      problems.push(`${where}: must look like key:scope|scope (scopes: ${API_SCOPES.join(', ')} or *)`);
+      return;
+    }
+    if (key.length < 8) problems.push(`${where}: the key must be at least 8 characters`);
+    if (seen.has(key)) problems.push(`${where}: duplicate key`);
+    seen.add(key);
+    const scopes = new Set<ApiScope>();
+    for (const scope of scopeList.split('|').map((s) => s.trim())) {
+      if (scope === '*') API_SCOPES.forEach((s) => scopes.add(s));
+      else if ((API_SCOPES as readonly string[]).includes(scope)) scopes.add(scope as ApiScope);
+      else problems.push(`${where}: unknown scope ${JSON.stringify(scope)} (known: ${API_SCOPES.join(', ')}, *)`);
+    }
+    keys.push({ key, scopes });
+  });
+  return keys;
+}
+
+/** Hides a password in a URL before it goes into an error message. */
+function redact(raw: string): string {
+  return raw.replace(/\/\/([^:/@]+):([^@]*)@/, '//$1:***@');
+}

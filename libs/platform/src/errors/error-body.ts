@@ -1,0 +1,74 @@
+import { ArbiterError } from './arbiter.error';
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown; request_id?: string };
+}
+
+const FASTIFY_CODES: Record<string, { status: number; code: string; message?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'BODY_TOO_LARGE', message: 'request body is larger than the limit' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'the body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'the body is empty but content-type is application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_CONTENT_LENGTH' },
+  FST_ERR_VALIDATION: { status: 400, code: 'VALIDATION_FAILED' },
+};
+
+/**
+ * Maps anything thrown while handling a request to a status and a client-safe JSON body: typed
+ * errors keep their code and details, framework errors get a stable code, anything unexpected
+ * becomes a 500 whose message says nothing of the internals (no stack trace ever leaves).
+ */
+export function toErrorResponse(err: unknown, requestId?: string): { status: number; body: ErrorBody; unexpected: boolean } {
+  const withId = (status: number, code: string, message: string, details?: unknown, unexpected = false) => ({
+    status,
+    unexpected,
+    body: { error: { code, message, ...(details === undefined ? {} : { details }), ...(requestId ? { request_id: requestId } : {}) } },
+  });
+  if (err instanceof ArbiterError) return withId(err.status, err.code, err.message, err.details);
+
+  // Nest wraps Fastify's own errors (body parsing) in an HttpException with the original as cause.
+  const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause;
+  if (typeof cause?.code === 'string' && FASTIFY_CODES[cause.code]) return toErrorResponse(cause, requestId);
+
+  const e = err as { code?: string; statusCode?: number; status?: number; message?: string; validation?: unknown[]; getStatus?: () => number; getResponse?: () => unknown; type?: string };
+  const fastify = e?.code ? FASTIFY_CODES[e.code] : undefined;
+  if (fastify) {
+    if (e.code === 'FST_ERR_VALIDATION' && Array.isArray(e.validation)) {
+      const errors = e.validation.map((v) => validationProblem(v as AjvError));
+      return withId(400, 'VALIDATION_FAILED', errors.map((p) => `${p.path}: ${p.message}`).join('; '), { errors });
+    }
+    return withId(fastify.status, fastify.code, fastify.message ?? e.message ?? fastify.code);
+  }
+  // JSON.parse failures from Fastify's body parser carry statusCode 400 and a SyntaxError.
+  if (err instanceof SyntaxError && (e.statusCode === 400 || e.status === 400)) {
+    return withId(400, 'INVALID_JSON', `the body is not valid JSON: ${err.message}`);
+  }
+  if (typeof e?.getStatus === 'function') {
+    const status = e.getStatus();
+    if (status === 404) return withId(404, 'NOT_FOUND', 'no such route');
+    if (status < 500) return withId(status, httpCode(status), e.message ?? 'request refused');
+    return withId(status, httpCode(status), 'the service failed to handle this request', undefined, true);
+  }
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return withId(e.statusCode, e.code && /^[A-Z_]+$/.test(e.code) ? e.code.replace(/^FST_ERR_/, '') : httpCode(e.statusCode), e.message ?? 'request refused');
+  }
+  return withId(500, 'INTERNAL', 'the service failed to handle this request', undefined, true);
+}
+
+interface AjvError {
+  instancePath?: string;
+  message?: string;
+  params?: { missingProperty?: string; additionalProperty?: string };
+}
+
+function validationProblem(v: AjvError): { path: string; message: string } {
+  let path = (v.instancePath ?? '').split('/').filter(Boolean).join('.');
+  if (v.params?.missingProperty) path = path ? `${path}.${v.params.missingProperty}` : v.params.missingProperty;
+  if (v.params?.additionalProperty) path = path ? `${path}.${v.params.additionalProperty}` : v.params.additionalProperty;
+  return { path: path || '(body)', message: v.message ?? 'is invalid' };
+}
+
+function httpCode(status: number): string {
+  const names: Record<number, string> = { 400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 409: 'CONFLICT', 413: 'BODY_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 422: 'UNPROCESSABLE', 429: 'TOO_MANY_REQUESTS', 503: 'DEPENDENCY_DOWN' };
+  return names[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
+}

@@ -1,0 +1,20 @@
+import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TooManyRequestsError } from './arbiter.error';
+import { toErrorResponse } from './error-body';
+
+/** The one global filter: every error leaves as `{error: {code, message, details?}}`. */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<FastifyRequest>();
+    const { status, body, unexpected } = toErrorResponse(exception, request?.id);
+    if (unexpected) this.logger.error(`${request?.method} ${request?.url} failed`, (exception as Error)?.stack ?? String(exception));
+    if (exception instanceof TooManyRequestsError) void reply.header('retry-after', String(exception.retryAfterSeconds));
+    void reply.status(status).send(body);
+  }
+}

@@ -1,0 +1,82 @@
+import type { INestApplication, INestApplicationContext, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import { runInSession } from '@arbiter/session';
+import { AppConfig } from '../config/app-config';
+import { JsonLogger } from '../logging/json.logger';
+import { httpRequestDuration } from '../metrics/metrics';
+import { QueueService } from '../queue/queue.service';
+import { EmbeddedDatabase } from '../store/embedded-database';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the HTTP application (not yet listening): Fastify with the body limit, a request id per
+ * request (the caller's `x-request-id` when sane, else a new UUID) echoed in every response and
+ * carried by the session into every log line, the request-duration histogram, JSON errors for
+ * what fails before a controller is reached, and the OpenAPI document at /docs and /docs/json.
+ */
+export async function createHttpApp(module: Type<unknown> | ReturnType<() => unknown>, config: AppConfig): Promise<NestFastifyApplication> {
+  const logger = new JsonLogger(config.logLevel);
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimit,
+    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    logger: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  const fastify = adapter.getInstance();
+  const duration = httpRequestDuration();
+
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    const sessionId = request.headers['x-session-id'];
+    runInSession({ requestId: request.id, sessionId: typeof sessionId === 'string' ? sessionId.slice(0, 128) : undefined }, done);
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions?.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    duration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, seconds);
+    const level = reply.statusCode >= 500 ? 'error' : 'debug';
+    logger.record(level, 'request', { request_id: request.id, method: request.method, url: request.url, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 });
+    done();
+  });
+
+  const app = await NestFactory.create<NestFastifyApplication>(module as Type<unknown>, adapter, { logger, bufferLogs: false, abortOnError: false });
+  // Nest routes Fastify's own errors (body parsing, size limits) through the global filter too.
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Arbiter')
+      .setDescription('Rules and decisions for promo, fraud and growth, on one user-fact store.')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'an API key from API_KEYS' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json' });
+  return app;
+}
+
+/**
+ * Closes an application in the order that loses nothing: stop taking requests and let those in
+ * flight finish (Fastify), stop the workers after their current jobs and close the queues, close
+ * the store, and only then the embedded database they all share.
+ */
+export async function shutdownApp(app: INestApplication | INestApplicationContext): Promise<void> {
+  const embedded = app.get(EmbeddedDatabase, { strict: false });
+  // Nest's own close() runs the module hooks first and stops HTTP last; we need the reverse.
+  if ('getHttpAdapter' in app) {
+    const fastify = app.getHttpAdapter().getInstance() as { close(): Promise<void>; server?: { listening: boolean } };
+    await fastify.close();
+  }
+  await app.get(QueueService, { strict: false }).close();
+  await app.close();
+  await embedded.close();
+}
+
+export { AppConfig };

@@ -1,0 +1,13 @@
+export * from './config/app-config';
+export * from './errors/arbiter.error';
+export * from './errors/config.error';
+export * from './errors/error-body';
+export * from './auth/scopes.decorator';
+export * from './logging/json.logger';
+export * from './metrics/metrics';
+export * from './health/readiness';
+export * from './queue/queue.service';
+export * from './store/embedded-database';
+export * from './store/pglite-pool';
+export { createHttpApp, shutdownApp } from './http/http-app';
+export * from './platform.module';

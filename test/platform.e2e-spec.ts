@@ -1,0 +1,65 @@
+import { bootApi, type TestApp } from './support/harness';
+
+describe('platform (embedded defaults, the real app)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await bootApi('embedded');
+  });
+  afterAll(() => t.close());
+
+  it('answers liveness', async () => {
+    const res = await t.inject({ method: 'GET', url: '/healthz' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('is ready when the embedded store and queue answer', async () => {
+    const res = await t.inject({ method: 'GET', url: '/readyz' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().info).toMatchObject({ store: { status: 'up', kind: 'embedded' }, queue: { status: 'up', kind: 'embedded' } });
+  });
+
+  it('serves Prometheus text with process metrics and the request histogram by route and status', async () => {
+    await t.inject({ method: 'GET', url: '/healthz' });
+    const res = await t.inject({ method: 'GET', url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/plain/);
+    expect(res.body).toContain('process_cpu_user_seconds_total');
+    expect(res.body).toMatch(/arbiter_http_request_duration_seconds_count\{method="GET",route="\/healthz",status_code="200"\} [1-9]/);
+  });
+
+  it('echoes a sane x-request-id and generates one otherwise', async () => {
+    const given = await t.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
+    expect(given.headers['x-request-id']).toBe('abc-123');
+    const generated = await t.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers an unknown route with a JSON 404', async () => {
+    const res = await t.inject({ method: 'GET', url: '/nope' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('answers malformed JSON with a 400 and no stack trace', async () => {
+    const res = await t.inject({ method: 'POST', url: '/healthz', headers: { 'content-type': 'application/json' }, payload: '{bad' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('INVALID_JSON');
+    expect(res.body).not.toMatch(/at .*\.(js|ts):\d+/);
+  });
+
+  it('answers a body over the limit with a 413', async () => {
+    const res = await t.inject({ method: 'POST', url: '/healthz', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ x: 'a'.repeat(1024 * 1024 + 10) }) });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().error.code).toBe('BODY_TOO_LARGE');
+  });
+
+  it('publishes the OpenAPI document at /docs/json and the UI at /docs', async () => {
+    const json = await t.inject({ method: 'GET', url: '/docs/json' });
+    expect(json.statusCode).toBe(200);
+    expect(json.json().paths).toHaveProperty(['/readyz']);
+    const ui = await t.inject({ method: 'GET', url: '/docs' });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.body).toContain('swagger');
+  });
+});
