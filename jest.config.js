@@ -11,5 +11,7 @@ module.exports = {
   transform: { '^.+\\.(t|j|mj|cj)s$': '<rootDir>/test/support/jest-transform.cjs' },
   transformIgnorePatterns: [],
   moduleNameMapper: { '^@arbiter/([^/]+)$': '<rootDir>/libs/$1/src/index.ts' },
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
+  globalSetup: '<rootDir>/test/support/global-setup.cjs',
   testTimeout: 60000,
 };

@@ -18,7 +18,20 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 
 /** The three ways Arbiter runs: all embedded; PostgreSQL + Redis; PostgreSQL alone. */
 export type Mode = 'embedded' | 'postgres+redis' | 'postgres';
-export const MODES: readonly Mode[] = ['embedded', 'postgres+redis', 'postgres'];
+
+const hasPostgres = process.env.ARBITER_TEST_POSTGRES !== '0';
+const hasRedis = process.env.ARBITER_TEST_REDIS !== '0';
+
+/** Whether this machine can run `mode` (global-setup.cjs probed the services; CI requires them). */
+export function canRun(mode: Mode): boolean {
+  return mode === 'embedded' || (hasPostgres && (mode === 'postgres' || hasRedis));
+}
+
+/** The modes this machine can run, in order: all three in CI and on the development machines. */
+export const MODES: readonly Mode[] = (['embedded', 'postgres+redis', 'postgres'] as const).filter(canRun);
+
+/** `modes` less the ones this machine cannot run (use with describe.each). */
+export const runnable = (...modes: Mode[]): Mode[] => modes.filter(canRun);
 
 export interface Environment {
   env: Record<string, string>;
@@ -50,7 +63,7 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
 /** Settings for one mode, with private storage, plus the cleanup that removes it. */
 export async function environment(mode: Mode, extra: Record<string, string> = {}): Promise<Environment> {
   const cleanups: (() => Promise<void>)[] = [];
-  const env: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: 'warn', QUEUE_PREFIX: `t${suffix()}` };
+  const env: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: 'error', QUEUE_PREFIX: `t${suffix()}` };
   if (mode === 'embedded') {
     const dir = await mkdtemp(join(tmpdir(), 'arbiter-test-'));
     env.DATA_DIR = dir;

@@ -11,6 +11,10 @@ async function main(): Promise<void> {
   let config: AppConfig;
   try {
     config = loadConfig({ ...process.env, WORKERS_ENABLED: 'true' });
+    if (config.storeKind === 'embedded') {
+      // PGlite lives inside one process; a second process cannot open the same data directory.
+      throw new ConfigError(['DATABASE_URL: a separate worker process needs a shared PostgreSQL (the embedded store belongs to the API process, which runs the workers itself)']);
+    }
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

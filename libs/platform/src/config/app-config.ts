@@ -29,6 +29,10 @@ export class AppConfig {
   readonly bodyLimit!: number;
   readonly workersEnabled!: boolean;
   readonly shutdownTimeoutMs!: number;
+  /** Directory of the YAML configuration (`facts.yaml`, `events.yaml`, `rules/*.yaml`). */
+  readonly configDir!: string;
+  /** Default time limit of one computed fact; a fact may declare its own. */
+  readonly factTimeoutMs!: number;
 
   constructor(values: AppConfigValues) {
     Object.assign(this, values);
@@ -66,12 +70,14 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'DATABASE_URL', default: '(unset: embedded PGlite)', description: 'PostgreSQL URL (`postgres://user:pass@host:5432/db`). Unset: PGlite in-process, data under DATA_DIR.' },
   { name: 'DATA_DIR', default: './data', description: 'Where the embedded store keeps its files (ignored when DATABASE_URL is set).' },
   { name: 'REDIS_URL', default: '(unset: queue on PostgreSQL)', description: 'Redis URL (`redis://host:6379/0`) for BullMQ. Unset: BullMQ\'s PostgreSQL backend on the same database.' },
-  { name: 'QUEUE_PREFIX', default: 'arbiter', description: 'Prefix of every queue name (Redis keys, or the PostgreSQL queue names); lets several deployments share one Redis.' },
+  { name: 'QUEUE_PREFIX', default: 'arbiter', description: 'Prefix of the Redis keys of every queue, so several deployments can share one Redis (on PostgreSQL the queues live in the `bullmq` schema).' },
   { name: 'API_KEYS', default: '(unset: API open)', description: 'Comma-separated `key:scope|scope` pairs, scopes among `admin`, `ingest`, `read` (`*` = all). Example: `k1:admin|ingest|read,k2:read`.' },
   { name: 'LOG_LEVEL', default: 'info', description: '`error`, `warn`, `info` or `debug`.' },
   { name: 'BODY_LIMIT', default: '1048576', description: 'Largest accepted request body, in bytes (a larger one is a 413).' },
   { name: 'WORKERS_ENABLED', default: 'true', description: 'Whether the API process also runs the queue workers (`false` when dedicated `worker` processes do).' },
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', description: 'How long SIGTERM waits for in-flight requests and jobs before closing anyway.' },
+  { name: 'CONFIG_DIR', default: './configs', description: 'Directory of the YAML configuration: `facts.yaml` (user attributes, fact aliases), `events.yaml` (event types), `rules/*.yaml`.' },
+  { name: 'FACT_TIMEOUT_MS', default: '1000', description: 'Default time limit of one computed fact; past it the fact fails (its leaves are false) or yields its declared fallback.' },
 ];
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -153,6 +159,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimit: int('BODY_LIMIT', 1024 * 1024, 1024, 512 * 1024 * 1024),
     workersEnabled: bool('WORKERS_ENABLED', true),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    configDir: get('CONFIG_DIR') ?? './configs',
+    factTimeoutMs: int('FACT_TIMEOUT_MS', 1000, 1, 600_000),
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,0 +1,22 @@
+# One image for both processes: `api` (default) and `worker` (override the command).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --no-audit --no-fund
+COPY tsconfig.json nest-cli.json ./
+COPY scripts ./scripts
+COPY apps ./apps
+COPY libs ./libs
+COPY bench ./bench
+RUN node scripts/build.mjs && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production PORT=3000
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY configs ./configs
+EXPOSE 3000
+USER node
+CMD ["node", "dist/apps/api/src/main.js"]

@@ -1,0 +1,106 @@
+import { PGlite } from '@electric-sql/pglite';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '..');
+const api = join(root, 'dist/apps/api/src/main.js');
+const worker = join(root, 'dist/apps/worker/src/main.js');
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => ok(port));
+    });
+    server.on('error', fail);
+  });
+}
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function run(script: string, env: Record<string, string>): Run {
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
+  return { child, output: () => out, exited };
+}
+
+async function waitReady(port: number, run: Run, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (run.child.exitCode !== null) throw new Error(`exited early:\n${run.output()}`);
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+    if (res?.status === 200) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`not ready within ${timeoutMs} ms:\n${run.output()}`);
+}
+
+describe('the built service as a process', () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'ignore' });
+    dataDir = await mkdtemp(join(tmpdir(), 'arbiter-life-'));
+  });
+  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('refuses a bad setting: exits non-zero at once, naming the setting and why', async () => {
+    const r = run(api, { DATABASE_URL: 'nonsense', PORT: 'eighty' });
+    expect(await r.exited).not.toBe(0);
+    expect(r.output()).toMatch(/DATABASE_URL="nonsense": must be a URL like postgres:\/\//);
+    expect(r.output()).toMatch(/PORT="eighty"/);
+  });
+
+  it('refuses to start in production without API keys', async () => {
+    const r = run(api, { NODE_ENV: 'production', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' });
+    expect(await r.exited).not.toBe(0);
+    expect(r.output()).toMatch(/API_KEYS: required when NODE_ENV=production/);
+  });
+
+  it('refuses a separate worker on the embedded store', async () => {
+    const r = run(worker, { DATA_DIR: dataDir });
+    expect(await r.exited).not.toBe(0);
+    expect(r.output()).toMatch(/DATABASE_URL: a separate worker process needs a shared PostgreSQL/);
+  });
+
+  it('starts on embedded defaults, stops on SIGTERM with 0, and finds its data again', async () => {
+    const port = await freePort();
+    const env = { DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'info' };
+
+    const first = run(api, env);
+    await waitReady(port, first);
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(await metrics.text()).toContain('process_resident_memory_bytes');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain('stopped cleanly');
+
+    // Between runs, leave a mark in the embedded database the service owns.
+    const db = await PGlite.create(join(dataDir, 'pglite'));
+    await db.exec("CREATE TABLE mark (note text); INSERT INTO mark VALUES ('left between runs')");
+    await db.close();
+
+    const second = run(api, env);
+    await waitReady(port, second);
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+
+    const after = await PGlite.create(join(dataDir, 'pglite'));
+    try {
+      expect((await after.query('SELECT note FROM mark')).rows).toEqual([{ note: 'left between runs' }]);
+      expect((await after.query(`SELECT to_regclass('bullmq.job') AS t`)).rows).toEqual([{ t: 'bullmq.job' }]);
+    } finally {
+      await after.close();
+    }
+  }, 180_000);
+});
