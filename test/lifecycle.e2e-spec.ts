@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { canRun, environment } from './support/harness';
 
 const root = resolve(__dirname, '..');
 const api = join(root, 'dist/apps/api/src/main.js');
@@ -103,4 +104,20 @@ describe('the built service as a process', () => {
       await after.close();
     }
   }, 180_000);
+
+  (canRun('postgres+redis') ? it : it.skip)('runs a separate worker on PostgreSQL + Redis and stops it with 0', async () => {
+    const e = await environment('postgres+redis', { LOG_LEVEL: 'info' });
+    try {
+      const w = run(worker, e.env);
+      const deadline = Date.now() + 60_000;
+      while (!w.output().includes('Arbiter worker started') && Date.now() < deadline && w.child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(w.output()).toContain('Arbiter worker started (store: postgres, queue: redis)');
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+    } finally {
+      await e.cleanup();
+    }
+  }, 90_000);
 });
