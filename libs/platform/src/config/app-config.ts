@@ -33,6 +33,29 @@ export class AppConfig {
   readonly configDir!: string;
   /** Default time limit of one computed fact; a fact may declare its own. */
   readonly factTimeoutMs!: number;
+  /** Secret of the HMAC-SHA256 signature on webhook requests; webhooks fail (permanently) without it. */
+  readonly webhookSecret?: string;
+  readonly webhookTimeoutMs!: number;
+  readonly webhookAttempts!: number;
+  readonly webhookBackoffMs!: number;
+  /** How many `emit_event` follow-ups may chain from one outside event before the chain is cut. */
+  readonly emitEventMaxDepth!: number;
+  /** Whether changes to CONFIG_DIR/rules/*.yaml are picked up without a restart. */
+  readonly rulesWatch!: boolean;
+  readonly rulesReloadDebounceMs!: number;
+
+  /** Waiting jobs on the events queue past which batch intake answers 429 (readiness fails at 80%). */
+  readonly queueMaxDepth!: number;
+  /** Most events one POST /v1/events/batch may carry. */
+  readonly batchMaxEvents!: number;
+  /** Event jobs one process works on at once. */
+  readonly eventConcurrency!: number;
+  /** Tries of a queued event before it is kept as failed. */
+  readonly eventAttempts!: number;
+  /** Deepest nesting accepted in an event payload. */
+  readonly payloadMaxDepth!: number;
+  /** How long a worker's claim on a job lasts unrenewed; a dead worker's jobs return to the queue after it. */
+  readonly jobLockMs!: number;
 
   constructor(values: AppConfigValues) {
     Object.assign(this, values);
@@ -78,6 +101,19 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', description: 'How long SIGTERM waits for in-flight requests and jobs before closing anyway.' },
   { name: 'CONFIG_DIR', default: './configs', description: 'Directory of the YAML configuration: `facts.yaml` (user attributes, fact aliases), `events.yaml` (event types), `rules/*.yaml`.' },
   { name: 'FACT_TIMEOUT_MS', default: '1000', description: 'Default time limit of one computed fact; past it the fact fails (its leaves are false) or yields its declared fallback.' },
+  { name: 'WEBHOOK_SECRET', default: '(unset: webhooks fail)', description: 'Secret of the `X-Arbiter-Signature: sha256=<hex>` HMAC-SHA256 header on every webhook request body. Webhook actions fail without it.' },
+  { name: 'WEBHOOK_TIMEOUT_MS', default: '5000', description: 'Time limit of one webhook request; a slower receiver counts as a failed try.' },
+  { name: 'WEBHOOK_ATTEMPTS', default: '5', description: 'Tries of a webhook before it is left as failed (`GET /v1/actions/failed`).' },
+  { name: 'WEBHOOK_BACKOFF_MS', default: '1000', description: 'Wait before the 2nd webhook try; doubled before each further try.' },
+  { name: 'EMIT_EVENT_MAX_DEPTH', default: '3', description: 'How many `emit_event` follow-ups may chain from one outside event; deeper ones fail with EMIT_DEPTH_EXCEEDED (guards against loops).' },
+  { name: 'RULES_WATCH', default: 'true', description: 'Reload the rules when a file under CONFIG_DIR/rules changes (debounced). `POST /v1/rules/reload` works either way.' },
+  { name: 'RULES_RELOAD_DEBOUNCE_MS', default: '300', description: 'Quiet time after the last rule-file change before the reload starts.' },
+  { name: 'QUEUE_MAX_DEPTH', default: '100000', description: 'Waiting events past which `POST /v1/events/batch` answers 429 with Retry-After; `/readyz` fails above 80% of it.' },
+  { name: 'BATCH_MAX_EVENTS', default: '1000', description: 'Most events one `POST /v1/events/batch` may carry (more is a 400).' },
+  { name: 'EVENT_CONCURRENCY', default: '16', description: 'Queued events one process works on at once.' },
+  { name: 'EVENT_ATTEMPTS', default: '5', description: 'Tries of a queued event (exponential backoff from 1 s) before it is kept as failed (`GET /v1/events/failed`).' },
+  { name: 'JOB_LOCK_MS', default: '30000', description: 'How long a worker\'s claim on a queued job lasts unless renewed: the jobs of a worker that died are handed to another after this.' },
+  { name: 'PAYLOAD_MAX_DEPTH', default: '16', description: 'Deepest nesting accepted in an event payload (deeper is a 400).' },
 ];
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -161,6 +197,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     configDir: get('CONFIG_DIR') ?? './configs',
     factTimeoutMs: int('FACT_TIMEOUT_MS', 1000, 1, 600_000),
+    webhookSecret: get('WEBHOOK_SECRET'),
+    webhookTimeoutMs: int('WEBHOOK_TIMEOUT_MS', 5000, 1, 600_000),
+    webhookAttempts: int('WEBHOOK_ATTEMPTS', 5, 1, 100),
+    webhookBackoffMs: int('WEBHOOK_BACKOFF_MS', 1000, 0, 3_600_000),
+    emitEventMaxDepth: int('EMIT_EVENT_MAX_DEPTH', 3, 0, 50),
+    rulesWatch: bool('RULES_WATCH', true),
+    rulesReloadDebounceMs: int('RULES_RELOAD_DEBOUNCE_MS', 300, 0, 60_000),
+    queueMaxDepth: int('QUEUE_MAX_DEPTH', 100_000, 1, 100_000_000),
+    batchMaxEvents: int('BATCH_MAX_EVENTS', 1000, 1, 100_000),
+    eventConcurrency: int('EVENT_CONCURRENCY', 16, 1, 1000),
+    eventAttempts: int('EVENT_ATTEMPTS', 5, 1, 100),
+    payloadMaxDepth: int('PAYLOAD_MAX_DEPTH', 16, 1, 256),
+    jobLockMs: int('JOB_LOCK_MS', 30_000, 1000, 3_600_000),
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,0 +1,153 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+
+/** An event to append; `occurred_at` defaults to now, `source` to `api`. */
+export interface NewEvent {
+  id: string;
+  user_id: string;
+  type: string;
+  source?: string;
+  occurred_at?: string | number | Date;
+  payload?: Record<string, unknown>;
+}
+
+/** An event as stored: timestamps as ISO strings. */
+export interface StoredEvent {
+  id: string;
+  user_id: string;
+  type: string;
+  source: string;
+  occurred_at: string;
+  received_at: string;
+  payload: Record<string, unknown>;
+}
+
+const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+/**
+ * The event log: the one way other libs write and read events (ingestion appends through it,
+ * built-in facts query it). Every per-user query is one range scan of the
+ * `(user_id, type, occurred_at)` index. Methods taking a `manager` join the caller's transaction —
+ * on the embedded store that is required inside `dataSource.transaction`, which holds its only
+ * connection.
+ */
+@Injectable()
+export class EventLogService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Appends one event. Returns `inserted: false` (and the event already stored) when an event with
+   * the same id exists: ids are unique, which is how a retried delivery is recognised.
+   */
+  async append(event: NewEvent, manager?: EntityManager): Promise<{ inserted: boolean; event: StoredEvent }> {
+    const m = manager ?? this.dataSource.manager;
+    const occurred = event.occurred_at === undefined ? new Date() : new Date(event.occurred_at);
+    if (Number.isNaN(occurred.getTime())) throw new TypeError(`event ${event.id}: occurred_at is not a valid timestamp`);
+    const rows: Record<string, unknown>[] = await m.query(
+      `INSERT INTO events (id, user_id, type, source, occurred_at, payload)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id, user_id, type, source, occurred_at, received_at, payload`,
+      [event.id, event.user_id, event.type, event.source ?? 'api', occurred.toISOString(), JSON.stringify(event.payload ?? {})],
+    );
+    if (rows.length) return { inserted: true, event: toStored(rows[0]) };
+    const existing = await this.find(event.id, m);
+    return { inserted: false, event: existing! };
+  }
+
+  /** One event by id, or undefined. */
+  async find(id: string, manager?: EntityManager): Promise<StoredEvent | undefined> {
+    const rows: Record<string, unknown>[] = await (manager ?? this.dataSource.manager).query(
+      'SELECT id, user_id, type, source, occurred_at, received_at, payload FROM events WHERE id = $1',
+      [id],
+    );
+    return rows.length ? toStored(rows[0]) : undefined;
+  }
+
+  /** A user's events, newest first (optionally one type), at most `limit`. */
+  async forUser(userId: string, options: { type?: string; limit?: number } = {}): Promise<StoredEvent[]> {
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT id, user_id, type, source, occurred_at, received_at, payload FROM events
+       WHERE user_id = $1 AND ($2::varchar IS NULL OR type = $2::varchar) ORDER BY occurred_at DESC, id LIMIT $3`,
+      [userId, options.type ?? null, Math.min(Math.max(options.limit ?? 100, 1), 1000)],
+    );
+    return rows.map(toStored);
+  }
+
+  /** How many events of `type` the user has had since `since` (epoch ms; all time when omitted). */
+  async count(userId: string, type: string, since?: number): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query(
+      'SELECT count(*)::int AS n FROM events WHERE user_id = $1 AND type = $2 AND occurred_at >= $3',
+      [userId, type, sinceParam(since)],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Sum of the numeric payload field `field` (dotted path) over the window; non-numbers count as 0. */
+  async sum(userId: string, type: string, field: string, since?: number): Promise<number> {
+    const rows: { s: number | string }[] = await this.dataSource.query(
+      `SELECT COALESCE(sum(CASE WHEN jsonb_typeof(payload #> $3::text[]) = 'number' THEN (payload #>> $3::text[])::float8 END), 0)::float8 AS s
+       FROM events WHERE user_id = $1 AND type = $2 AND occurred_at >= $4`,
+      [userId, type, fieldPath(field), sinceParam(since)],
+    );
+    return Number(rows[0]?.s ?? 0);
+  }
+
+  /** How many distinct values the payload field `field` took over the window (missing/null not counted). */
+  async distinct(userId: string, type: string, field: string, since?: number): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(DISTINCT payload #> $3::text[])::int AS n
+       FROM events WHERE user_id = $1 AND type = $2 AND occurred_at >= $4 AND jsonb_typeof(payload #> $3::text[]) IS DISTINCT FROM 'null'`,
+      [userId, type, fieldPath(field), sinceParam(since)],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** When the user's latest event of `type` occurred (epoch ms), or undefined when never. */
+  async lastAt(userId: string, type: string): Promise<number | undefined> {
+    const rows: { t: unknown }[] = await this.dataSource.query('SELECT max(occurred_at) AS t FROM events WHERE user_id = $1 AND type = $2', [userId, type]);
+    return toMs(rows[0]?.t);
+  }
+
+  /** The earlier of the user's first event and the user's creation (epoch ms), or undefined when unknown. */
+  async firstSeenAt(userId: string): Promise<number | undefined> {
+    const rows: { t: unknown }[] = await this.dataSource.query(
+      'SELECT LEAST((SELECT min(occurred_at) FROM events WHERE user_id = $1), (SELECT created_at FROM users WHERE id = $1)) AS t',
+      [userId],
+    );
+    return toMs(rows[0]?.t);
+  }
+
+  /** Deletes every event of a user (the right to be forgotten); returns how many. */
+  async eraseUser(userId: string, manager?: EntityManager): Promise<number> {
+    // A CTE so the driver returns rows (TypeORM returns [rows, count] for a bare DELETE).
+    const rows: { n: number }[] = await (manager ?? this.dataSource.manager).query('WITH d AS (DELETE FROM events WHERE user_id = $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [userId]);
+    return Number(rows[0]?.n ?? 0);
+  }
+}
+
+function fieldPath(field: string): string[] {
+  if (!FIELD.test(field)) throw new TypeError(`"${field}" is not a payload field path (letters, digits, _ and dots)`);
+  return field.split('.');
+}
+
+function sinceParam(since: number | undefined): string {
+  return since === undefined || !Number.isFinite(since) || Math.abs(since) > 8.64e15 ? '-infinity' : new Date(since).toISOString();
+}
+
+export function toMs(v: unknown): number | undefined {
+  if (v === null || v === undefined) return undefined;
+  const ms = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : Date.parse(String(v));
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+function iso(v: unknown): string {
+  const ms = toMs(v);
+  return ms === undefined ? String(v) : new Date(ms).toISOString();
+}
+
+function toStored(r: Record<string, unknown>): StoredEvent {
+  const payload = typeof r.payload === 'string' ? (JSON.parse(r.payload) as Record<string, unknown>) : ((r.payload ?? {}) as Record<string, unknown>);
+  return { id: String(r.id), user_id: String(r.user_id), type: String(r.type), source: String(r.source), occurred_at: iso(r.occurred_at), received_at: iso(r.received_at), payload };
+}

@@ -1,0 +1,192 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig, ValidationError } from '@arbiter/platform';
+import { currentSession } from '@arbiter/session';
+import type { FactResolver, RuleEvent } from '@arbiter/rules';
+import { canonicalJson } from './canonical-json';
+import { FactsConfig } from './config/facts-config';
+import type { FactContext } from './decorators/fact.decorator';
+import { FactFailedError } from './errors/fact.error';
+import { factMetrics } from './facts.metrics';
+import { parseFactCall, splitCalls } from './registry/call-syntax';
+import { FactExplorer } from './registry/fact.explorer';
+import { coerceArgs, FactRegistry, type RegisteredFact } from './registry/fact.registry';
+import { isThenable, memoised } from './session-memo';
+import { UserService, userMarker } from './users/user.service';
+
+/** What rule evaluation needs for one user: the resolver, the loaded attributes and the call's clock. */
+export interface EvaluationInputs {
+  resolver: FactResolver;
+  user: Record<string, unknown>;
+  now: number;
+}
+
+/** The debug answer of `GET /v1/users/:id/facts`. */
+export interface FactValues {
+  user_id: string;
+  now: string;
+  facts: Record<string, { type: string; value: unknown }>;
+  errors: { fact: string; message: string }[];
+}
+
+const MAX_DEBUG_FACTS = 50;
+
+/**
+ * The fact resolver the rules evaluator calls. Within one session a fact with the same user and
+ * arguments is computed once — whichever domain asks, and even when two leaves ask at the same
+ * moment (they share one promise); once settled the value comes back synchronously, so later
+ * evaluations stay on the evaluator's sync path. Each computation has a time limit (the fact's
+ * own or FACT_TIMEOUT_MS); a failure or timeout yields the fact's declared fallback, or rejects
+ * (the leaf is then false and the evaluator reports it). Outside a session nothing is memoised.
+ */
+@Injectable()
+export class FactsService implements FactResolver {
+  private readonly logger = new Logger('Facts');
+  private readonly metrics = factMetrics();
+
+  constructor(
+    private readonly registry: FactRegistry,
+    private readonly explorer: FactExplorer,
+    private readonly users: UserService,
+    private readonly config: FactsConfig,
+    private readonly app: AppConfig,
+  ) {}
+
+  /** {@link FactResolver}: the fact is about `event.user_id`. */
+  resolve(fact: string, args: Record<string, unknown>, event: RuleEvent): unknown {
+    const userId = typeof event?.user_id === 'string' && event.user_id !== '' ? event.user_id : undefined;
+    if (!userId) throw new FactFailedError(fact, 'error', `fact "${fact}" needs the event's user_id`);
+    return this.get(fact, args ?? {}, userId, event);
+  }
+
+  /** A fact's value for a user: plain when known (memo), a Promise when it has to be computed. */
+  get(name: string, args: Record<string, unknown>, userId: string, event?: RuleEvent): unknown {
+    this.explorer.explore();
+    const found = this.registry.lookup(name);
+    if (!found) throw new FactFailedError(name, 'unknown', `unknown fact "${name}"`);
+    const fact = found.fact;
+    const full = found.fixed ? { ...args, ...found.fixed } : args;
+    if (fact.cache === 'none') return this.compute(fact, full, userId, event);
+    const label = fact.definition.name;
+    return memoised(`${label}${userMarker(userId)}${canonicalJson(full)}`, () => this.compute(fact, full, userId, event), () => this.metrics.memoHits.inc({ fact: label }));
+  }
+
+  /** Like {@link get}, always as a Promise. */
+  async value(name: string, args: Record<string, unknown>, userId: string): Promise<unknown> {
+    return this.get(name, args, userId);
+  }
+
+  /** Everything `RuleSet.evaluate` needs for this user; attributes come from the session memo. */
+  async evaluationInputs(userId: string): Promise<EvaluationInputs> {
+    return { resolver: this, user: await this.users.attributes(userId), now: currentSession()?.startedAt ?? Date.now() };
+  }
+
+  /**
+   * Evaluates named facts now, for debugging: names are facts, aliases, calls such as
+   * `events_count(type: "topup", within: 30d)`, `user.<attribute>` or `now`, comma-separated.
+   * An unknown name or a bad call is a 400 listing each; a fact that fails is listed in `errors`.
+   */
+  async evaluateNamed(userId: string, names: string): Promise<FactValues> {
+    this.explorer.explore();
+    const list = splitCalls(names ?? '');
+    const problems: string[] = [];
+    if (list.length === 0) problems.push('give at least one fact name, e.g. ?names=first_seen_at,topup_count_30d');
+    if (list.length > MAX_DEBUG_FACTS) problems.push(`at most ${MAX_DEBUG_FACTS} facts per call`);
+    const now = currentSession()?.startedAt ?? Date.now();
+    const jobs: { name: string; type: string; run: () => unknown }[] = [];
+    for (const text of list.slice(0, MAX_DEBUG_FACTS)) {
+      if (text === 'now') {
+        jobs.push({ name: text, type: 'timestamp', run: () => now });
+        continue;
+      }
+      if (text.startsWith('user.')) {
+        const attr = text.slice(5);
+        const type = this.config.attributes.get(attr);
+        if (!type) problems.push(`"${text}" is not a declared user attribute (declared: ${[...this.config.attributes.keys()].join(', ') || 'none'})`);
+        else jobs.push({ name: text, type, run: async () => (await this.users.attributes(userId))[attr] ?? null });
+        continue;
+      }
+      let call;
+      try {
+        call = parseFactCall(text);
+      } catch (err) {
+        problems.push((err as Error).message);
+        continue;
+      }
+      const found = this.registry.lookup(call.name);
+      if (!found) {
+        problems.push(`unknown fact "${call.name}" (known: ${this.registry.names().join(', ')}, user.<attribute>, now)`);
+        continue;
+      }
+      const before = problems.length;
+      const args = found.fixed ? (Object.keys(call.args).length ? (problems.push(`"${call.name}" is an alias and takes no arguments`), {}) : {}) : coerceArgs(found.fact, call.args, `"${text}"`, problems);
+      if (problems.length > before) continue;
+      jobs.push({ name: text, type: found.fact.type, run: () => this.get(call.name, args, userId) });
+    }
+    if (problems.length) throw new ValidationError(problems.map((message) => ({ path: 'names', message })));
+    const settled = await Promise.allSettled(jobs.map(async (j) => j.run()));
+    const out: FactValues = { user_id: userId, now: new Date(now).toISOString(), facts: {}, errors: [] };
+    settled.forEach((s, i) => {
+      const { name, type } = jobs[i];
+      if (s.status === 'fulfilled') out.facts[name] = { type, value: render(type, s.value) };
+      else out.errors.push({ fact: name, message: s.reason instanceof Error ? s.reason.message : String(s.reason) });
+    });
+    return out;
+  }
+
+  private compute(fact: RegisteredFact, args: Record<string, unknown>, userId: string, event: RuleEvent | undefined): unknown {
+    const session = currentSession();
+    const ctx: FactContext = { userId, event, now: session?.startedAt ?? Date.now(), session };
+    const started = performance.now();
+    const name = fact.definition.name;
+    let raw: unknown;
+    try {
+      raw = fact.invoke(args, ctx);
+    } catch (err) {
+      return this.failed(fact, err, 'error', started);
+    }
+    if (!isThenable(raw)) {
+      this.metrics.duration.observe({ fact: name, outcome: 'ok' }, (performance.now() - started) / 1000);
+      return raw;
+    }
+    const limit = fact.timeoutMs ?? this.app.factTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new FactFailedError(name, 'timeout', `fact "${name}" timed out after ${limit}ms`)), limit);
+      timer.unref?.();
+    });
+    return Promise.race([Promise.resolve(raw), timeout]).then(
+      (value) => {
+        clearTimeout(timer);
+        this.metrics.duration.observe({ fact: name, outcome: 'ok' }, (performance.now() - started) / 1000);
+        return value;
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        const reason = err instanceof FactFailedError && err.reason === 'timeout' ? 'timeout' : 'error';
+        return this.failed(fact, err, reason, started);
+      },
+    );
+  }
+
+  /** Records a failure; answers the fallback when the fact declares one, else throws. */
+  private failed(fact: RegisteredFact, err: unknown, reason: 'error' | 'timeout', started: number): unknown {
+    const name = fact.definition.name;
+    this.metrics.errors.inc({ fact: name, reason });
+    this.metrics.duration.observe({ fact: name, outcome: reason }, (performance.now() - started) / 1000);
+    const detail = err instanceof Error ? err.message : String(err);
+    this.logger.warn(`fact "${name}" (${fact.owner}) ${reason === 'timeout' ? 'timed out' : 'failed'}: ${detail}`);
+    if (fact.hasFallback) {
+      this.metrics.fallbacks.inc({ fact: name });
+      return fact.fallback;
+    }
+    if (err instanceof FactFailedError) throw err;
+    throw new FactFailedError(name, 'error', `fact "${name}" failed: ${detail.slice(0, 200)}`);
+  }
+}
+
+function render(type: string, value: unknown): unknown {
+  if (value === undefined) return null;
+  if (type === 'timestamp' && typeof value === 'number') return new Date(value).toISOString();
+  if (type === 'timestamp' && value instanceof Date) return value.toISOString();
+  return value;
+}

@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { NotFoundError, ValidationError, type FieldProblem } from '@arbiter/platform';
+import { FactsConfig } from '../config/facts-config';
+import { EventLogService } from '../events/event-log.service';
+import { checkValue, describe } from '../schema/value-check';
+import { forgetMemo, memoised } from '../session-memo';
+
+/** A user as the API shows it. */
+export interface UserView {
+  id: string;
+  attributes: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+}
+
+export const USER_ID = /^[A-Za-z0-9._:@|-]{1,128}$/;
+
+/** Where memo keys about one user carry its id, so a write can forget exactly them. */
+export const userMarker = (userId: string) => `\u0000${userId}\u0000`;
+
+/**
+ * Users and their typed attributes. Every write is checked against the attribute schema of
+ * `facts.yaml` (a value of the wrong type, or an undeclared attribute, is a 400 naming it and
+ * changes nothing). `attributes(userId)` is loaded once per session and memoised, so `user.*`
+ * leaves of every domain read the same object synchronously.
+ */
+@Injectable()
+export class UserService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly config: FactsConfig,
+    private readonly events: EventLogService,
+  ) {}
+
+  /** One user, or undefined. */
+  async get(id: string): Promise<UserView | undefined> {
+    const rows: Record<string, unknown>[] = await this.dataSource.query('SELECT id, attributes, created_at, updated_at FROM users WHERE id = $1', [id]);
+    return rows.length ? view(rows[0]) : undefined;
+  }
+
+  /** Creates the user or replaces all of their attributes; `created` says which. */
+  async put(id: string, attributes: unknown): Promise<{ user: UserView; created: boolean }> {
+    checkId(id);
+    const clean = this.validate(attributes, true);
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `INSERT INTO users AS u (id, attributes) VALUES ($1, $2::jsonb)
+       ON CONFLICT (id) DO UPDATE SET attributes = EXCLUDED.attributes, updated_at = now()
+       RETURNING id, attributes, created_at, updated_at, (xmax = 0) AS created`,
+      [id, JSON.stringify(clean.set)],
+    );
+    forgetMemo(userMarker(id));
+    return { user: view(rows[0]), created: rows[0].created === true };
+  }
+
+  /**
+   * Merges attributes into an existing user (JSON merge patch: `null` removes an attribute), in
+   * one statement so concurrent patches of different attributes both land. 404 when unknown,
+   * unless `createIfMissing` (what an action setting one attribute wants): then the user is created.
+   */
+  async patch(id: string, attributes: unknown, options: { createIfMissing?: boolean } = {}): Promise<UserView> {
+    checkId(id);
+    const clean = this.validate(attributes, false);
+    const params = [id, JSON.stringify(clean.set), clean.removed];
+    const rows: Record<string, unknown>[] = options.createIfMissing
+      ? await this.dataSource.query(
+          `INSERT INTO users AS u (id, attributes) VALUES ($1, $2::jsonb - $3::text[])
+           ON CONFLICT (id) DO UPDATE SET attributes = (u.attributes || $2::jsonb) - $3::text[], updated_at = now()
+           RETURNING id, attributes, created_at, updated_at`,
+          params,
+        )
+      : // A CTE so the driver returns rows (TypeORM returns [rows, count] for a bare UPDATE).
+        await this.dataSource.query(
+          `WITH u AS (UPDATE users SET attributes = (attributes || $2::jsonb) - $3::text[], updated_at = now()
+           WHERE id = $1 RETURNING id, attributes, created_at, updated_at) SELECT * FROM u`,
+          params,
+        );
+    if (!rows.length) throw new NotFoundError('user', id);
+    forgetMemo(userMarker(id));
+    return view(rows[0]);
+  }
+
+  /** Erases the user and every event of theirs, in one transaction (the right to be forgotten). */
+  async delete(id: string): Promise<{ user: boolean; events: number }> {
+    const result = await this.dataSource.transaction(async (m) => {
+      const events = await this.events.eraseUser(id, m);
+      const users: { n: number }[] = await m.query('WITH d AS (DELETE FROM users WHERE id = $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [id]);
+      return { user: Number(users[0]?.n) > 0, events };
+    });
+    forgetMemo(userMarker(id));
+    return result;
+  }
+
+  /**
+   * The user's attributes (empty for an unknown user), loaded once per session: every domain of
+   * one call reads the same object, and concurrent askers share one query.
+   */
+  attributes(userId: string): Promise<Record<string, unknown>> {
+    const out = memoised(`user.attributes${userMarker(userId)}`, async () => (await this.get(userId))?.attributes ?? {});
+    return Promise.resolve(out as Record<string, unknown> | Promise<Record<string, unknown>>);
+  }
+
+  /** Checks attribute values against the schema; every problem is a 400 naming the attribute. */
+  validate(attributes: unknown, replace: boolean): { set: Record<string, unknown>; removed: string[] } {
+    if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
+      throw new ValidationError([{ path: 'attributes', message: `must be an object of attribute values, got ${describe(attributes)}` }]);
+    }
+    const problems: FieldProblem[] = [];
+    const set: Record<string, unknown> = {};
+    const removed: string[] = [];
+    for (const [name, value] of Object.entries(attributes)) {
+      const type = this.config.attributes.get(name);
+      if (!type) {
+        const known = [...this.config.attributes.keys()];
+        problems.push({ path: `attributes.${name}`, message: `is not a declared attribute (declared in facts.yaml: ${known.join(', ') || 'none'})` });
+        continue;
+      }
+      checkValue(type, value, `attributes.${name}`, problems);
+      if (value === null) removed.push(name);
+      else if (!replace || value !== undefined) set[name] = value;
+    }
+    if (problems.length) throw new ValidationError(problems);
+    return { set, removed };
+  }
+}
+
+function checkId(id: string): void {
+  if (!USER_ID.test(id)) throw new ValidationError([{ path: 'id', message: 'user ids are 1 to 128 letters, digits and . _ : @ | -' }]);
+}
+
+function view(r: Record<string, unknown>): UserView {
+  const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
+  const attributes = typeof r.attributes === 'string' ? (JSON.parse(r.attributes) as Record<string, unknown>) : ((r.attributes ?? {}) as Record<string, unknown>);
+  return { id: String(r.id), attributes, created_at: iso(r.created_at), updated_at: iso(r.updated_at) };
+}
