@@ -125,3 +125,21 @@ export async function bootApi(mode: Mode, extra: Record<string, string> = {}): P
     },
   };
 }
+
+/**
+ * A private configuration directory: the shipped `events.yaml` and `facts.yaml` (or the given
+ * replacements) plus the given rule files, for a suite that needs rules of its own. Pass its
+ * `dir` as CONFIG_DIR.
+ */
+export async function configDir(files: { rules?: Record<string, string>; events?: string; facts?: string }): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const { cp, mkdir, writeFile } = await import('node:fs/promises');
+  const dir = await mkdtemp(join(tmpdir(), 'arbiter-config-'));
+  const shipped = join(__dirname, '..', '..', 'configs');
+  if (files.events === undefined) await cp(join(shipped, 'events.yaml'), join(dir, 'events.yaml'));
+  else await writeFile(join(dir, 'events.yaml'), files.events);
+  if (files.facts === undefined) await cp(join(shipped, 'facts.yaml'), join(dir, 'facts.yaml'));
+  else await writeFile(join(dir, 'facts.yaml'), files.facts);
+  await mkdir(join(dir, 'rules'));
+  for (const [name, text] of Object.entries(files.rules ?? {})) await writeFile(join(dir, 'rules', name), text);
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}

@@ -34,7 +34,8 @@ export function toErrorResponse(err: unknown, requestId?: string): { status: num
   const fastify = e?.code ? FASTIFY_CODES[e.code] : undefined;
   if (fastify) {
     if (e.code === 'FST_ERR_VALIDATION' && Array.isArray(e.validation)) {
-      const errors = e.validation.map((v) => validationProblem(v as AjvError));
+      // `if` only says which branch failed; the branch's own errors say what is wrong.
+      const errors = dedupe(e.validation.filter((v) => (v as AjvError).keyword !== 'if').map((v) => validationProblem(v as AjvError)));
       return withId(400, 'VALIDATION_FAILED', errors.map((p) => `${p.path}: ${p.message}`).join('; '), { errors });
     }
     return withId(fastify.status, fastify.code, fastify.message ?? e.message ?? fastify.code);
@@ -56,16 +57,25 @@ export function toErrorResponse(err: unknown, requestId?: string): { status: num
 }
 
 interface AjvError {
+  keyword?: string;
   instancePath?: string;
   message?: string;
   params?: { missingProperty?: string; additionalProperty?: string };
 }
 
+/** `/events/3/payload` -> `events[3].payload`, plus the property a `required` error names. */
 function validationProblem(v: AjvError): { path: string; message: string } {
-  let path = (v.instancePath ?? '').split('/').filter(Boolean).join('.');
-  if (v.params?.missingProperty) path = path ? `${path}.${v.params.missingProperty}` : v.params.missingProperty;
-  if (v.params?.additionalProperty) path = path ? `${path}.${v.params.additionalProperty}` : v.params.additionalProperty;
-  return { path: path || '(body)', message: v.message ?? 'is invalid' };
+  const segments = (v.instancePath ?? '').split('/').filter(Boolean).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (v.params?.missingProperty) segments.push(v.params.missingProperty);
+  if (v.params?.additionalProperty) segments.push(v.params.additionalProperty);
+  const path = segments.reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '');
+  const message = v.params?.additionalProperty ? 'is not a known field' : (v.message ?? 'is invalid');
+  return { path: path || '(body)', message };
+}
+
+function dedupe(problems: { path: string; message: string }[]): { path: string; message: string }[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => !seen.has(`${p.path}\0${p.message}`) && seen.add(`${p.path}\0${p.message}`));
 }
 
 function httpCode(status: number): string {

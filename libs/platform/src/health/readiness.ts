@@ -1,6 +1,6 @@
 import type { HealthIndicatorResult } from '@nestjs/terminus';
 
-export type ReadinessCheck = () => Promise<HealthIndicatorResult>;
+export type ReadinessCheck = () => PromiseLike<HealthIndicatorResult>;
 
 /**
  * Where libs add their own readiness checks (queue depth, for instance) at init; `/readyz` runs

@@ -27,6 +27,9 @@ export async function createHttpApp(module: Type<unknown> | ReturnType<() => unk
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     logger: false,
+    // Route schemas report every error (each with its path), never drop unknown fields silently
+    // and never coerce types: a wrong type is the client's to fix, not ours to guess.
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: true } },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });

@@ -57,7 +57,9 @@ export class QueueService implements BeforeApplicationShutdown {
   async worker<T = unknown, R = unknown>(name: string, processor: Processor<T, R>, options: Omit<WorkerOptions, 'connection'> = {}): Promise<Worker<T, R> | undefined> {
     if (!this.config.workersEnabled || this.closed) return undefined;
     const { factory, connection } = await this.connect();
-    const worker = new Worker<T, R>(name, processor, { ...options, connection, prefix: this.config.queuePrefix } as never, factory) as Worker<T, R>;
+    // A dead worker's active jobs go back to the queue once their lock lapses (the stalled check).
+    const locks = { lockDuration: this.config.jobLockMs, stalledInterval: this.config.jobLockMs };
+    const worker = new Worker<T, R>(name, processor, { ...locks, ...options, connection, prefix: this.config.queuePrefix } as never, factory) as Worker<T, R>;
     worker.on('error', (err) => this.logger.warn(`worker ${name}: ${err.message}`));
     this.workers.push(worker as Worker);
     return worker;
