@@ -32,7 +32,7 @@ export function generateChunk(rules: { index: number; when: IrNode }[]): ChunkFn
     if (when.async) body.push(`if (s === undefined || s[${index}] === 1) { c.p = false; r = ${cond}; if (c.p) c.pend(${index}); else if (r) m.push(${index}); }`);
     else body.push(`if (s === undefined && ${cond}) m.push(${index});`);
   }
-  const source = `"use strict";\nreturn function rules(c, m, s) {\nconst p = c.payload, u = c.user;\nlet r;\n${g.hoisted.join('\n')}\n${body.join('\n')}\n};`;
+  const source = `"use strict";\nreturn function rules(c, m, s) {\nconst p = c.payload, u = c.user, NONE = R.NONE;\nlet r, t;\n${g.hoisted.join('\n')}\n${body.join('\n')}\n};`;
   // The one place code is compiled: the source above is built from checked IR only (see TSDoc).
   return new Function('R', 'K', source)(R, g.consts) as ChunkFn;
 }
@@ -80,6 +80,25 @@ class Gen {
     return this.hoist(`p:${n.path.join('.')}:${n.type}`, n.path.length === 1 ? wrap(raw) : `${obj} === undefined ? undefined : ${wrap(this.prop(obj, last))}`);
   }
 
+  /**
+   * A constant-argument fact read, memoised in a local for the rest of the function so many
+   * rules reading one fact cost one cache lookup. A read that left the rule pending is not
+   * memoised: later rules must see the pending state themselves.
+   */
+  private factRead(n: IrOf<'fact'>): string {
+    const key = `f:${n.constKey}`;
+    let name = this.names.get(key);
+    if (!name) {
+      name = `f${this.n++}`;
+      this.names.set(key, name);
+      this.hoisted.push(`let ${name} = NONE;`);
+      this.sites.set(name, this.konst(factSite(n)));
+    }
+    return `(${name} !== NONE ? ${name} : (t = c.fact(${this.sites.get(name)}), c.p ? t : (${name} = t)))`;
+  }
+
+  private readonly sites = new Map<string, string>();
+
   /** A JS expression for a value (normalised: `undefined` = missing). */
   value(n: IrNode): string {
     switch (n.k) {
@@ -94,7 +113,7 @@ class Gen {
       case 'now':
         return 'c.now';
       case 'fact':
-        if (n.constKey !== undefined) return `c.fact(${this.konst(factSite(n))})`;
+        if (n.constKey !== undefined) return this.factRead(n);
         return `c.factWith(${js(n.name)}, ${this.konst(n.params)}, [${n.params.map((p) => this.value(p.node)).join(', ')}], ${this.konst(normalizerFor(n.type))}, ${js(n.type)})`;
       case 'neg':
         return `R.neg(${this.value(n.arg)})`;

@@ -49,6 +49,8 @@ export interface EvaluateOptions {
 const hasOwn = Object.hasOwn;
 export const EMPTY: object = Object.freeze(Object.create(null));
 const NO_ERRORS: readonly EvalError[] = Object.freeze([]);
+/** Sentinel for "not read yet" in generated code, distinct from every fact value including undefined. */
+export const NONE: unique symbol = Symbol('none');
 
 /**
  * An object to read fields from, or undefined. Objects with an unusual prototype (class
