@@ -11,3 +11,4 @@ export * from './store/embedded-database';
 export * from './store/pglite-pool';
 export { createHttpApp, shutdownApp } from './http/http-app';
 export * from './platform.module';
+export * from './store/coalescer';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { Coalescer } from '@arbiter/platform';
 
 /** An event to append; `occurred_at` defaults to now, `source` to `api`. */
 export interface NewEvent {
@@ -34,6 +35,9 @@ const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
  */
 @Injectable()
 export class EventLogService {
+  /** Appends from concurrent calls share one multi-row INSERT (one round trip, one commit). */
+  private readonly appends = new Coalescer<NewEvent, string | undefined>((events) => this.insertMany(events));
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
@@ -41,9 +45,16 @@ export class EventLogService {
    * the same id exists: ids are unique, which is how a retried delivery is recognised.
    */
   async append(event: NewEvent, manager?: EntityManager): Promise<{ inserted: boolean; event: StoredEvent }> {
-    const m = manager ?? this.dataSource.manager;
     const occurred = event.occurred_at === undefined ? new Date() : new Date(event.occurred_at);
     if (Number.isNaN(occurred.getTime())) throw new TypeError(`event ${event.id}: occurred_at is not a valid timestamp`);
+    if (!manager) {
+      // Outside a caller's transaction: join the next group insert.
+      const stamped: NewEvent = { ...event, occurred_at: occurred.toISOString() };
+      const receivedAt = await this.appends.submit(stamped);
+      if (receivedAt) return { inserted: true, event: storedFrom(stamped, receivedAt) };
+      return { inserted: false, event: (await this.find(event.id))! };
+    }
+    const m = manager;
     const rows: Record<string, unknown>[] = await m.query(
       `INSERT INTO events (id, user_id, type, source, occurred_at, payload)
        VALUES ($1, $2, $3, $4, $5, $6::jsonb)
@@ -54,6 +65,32 @@ export class EventLogService {
     if (rows.length) return { inserted: true, event: toStored(rows[0]) };
     const existing = await this.find(event.id, m);
     return { inserted: false, event: existing! };
+  }
+
+  /** Inserts many events in one statement; answers, per event, when it was received, or undefined when it existed. */
+  private async insertMany(events: NewEvent[]): Promise<(string | undefined)[]> {
+    const rows: { id: string; received_at: unknown }[] = await this.dataSource.query(
+      `INSERT INTO events (id, user_id, type, source, occurred_at, payload)
+       SELECT id, user_id, type, source, occurred_at::timestamptz, payload::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS e(id, user_id, type, source, occurred_at, payload)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id, received_at`,
+      [
+        events.map((e) => e.id),
+        events.map((e) => e.user_id),
+        events.map((e) => e.type),
+        events.map((e) => e.source ?? 'api'),
+        events.map((e) => String(e.occurred_at)),
+        events.map((e) => JSON.stringify(e.payload ?? {})),
+      ],
+    );
+    const inserted = new Map(rows.map((r) => [r.id, iso(r.received_at)]));
+    // Two submissions of one id in one batch: only the first counts as new.
+    return events.map((e) => {
+      const at = inserted.get(e.id);
+      inserted.delete(e.id);
+      return at;
+    });
   }
 
   /** One event by id, or undefined. */
@@ -145,6 +182,10 @@ export function toMs(v: unknown): number | undefined {
 function iso(v: unknown): string {
   const ms = toMs(v);
   return ms === undefined ? String(v) : new Date(ms).toISOString();
+}
+
+function storedFrom(e: NewEvent, receivedAt: string): StoredEvent {
+  return { id: e.id, user_id: e.user_id, type: e.type, source: e.source ?? 'api', occurred_at: String(e.occurred_at), received_at: receivedAt, payload: e.payload ?? {} };
 }
 
 function toStored(r: Record<string, unknown>): StoredEvent {

@@ -56,6 +56,14 @@ export class AppConfig {
   readonly payloadMaxDepth!: number;
   /** How long a worker's claim on a job lasts unrenewed; a dead worker's jobs return to the queue after it. */
   readonly jobLockMs!: number;
+  /** Most promo codes one `POST /v1/promo/campaigns/:id/codes` may create. */
+  readonly promoCodesMaxPerRequest!: number;
+  /** Users evaluated per job of a segment backfill. */
+  readonly growthBackfillPageSize!: number;
+  /** Growth jobs (segment re-checks, backfill pages) one process works on at once. */
+  readonly growthConcurrency!: number;
+  /** How often a process re-reads the segment definitions other processes may have changed. */
+  readonly growthSegmentRefreshMs!: number;
 
   constructor(values: AppConfigValues) {
     Object.assign(this, values);
@@ -113,7 +121,11 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'EVENT_CONCURRENCY', default: '16', description: 'Queued events one process works on at once.' },
   { name: 'EVENT_ATTEMPTS', default: '5', description: 'Tries of a queued event (exponential backoff from 1 s) before it is kept as failed (`GET /v1/events/failed`).' },
   { name: 'JOB_LOCK_MS', default: '30000', description: 'How long a worker\'s claim on a queued job lasts unless renewed: the jobs of a worker that died are handed to another after this.' },
+  { name: 'GROWTH_BACKFILL_PAGE_SIZE', default: '500', description: 'Users evaluated per background job when a segment is created or its rule changes (progress is reported per page).' },
+  { name: 'GROWTH_CONCURRENCY', default: '4', description: 'Growth jobs (segment window re-checks, backfill pages) one process works on at once.' },
+  { name: 'GROWTH_SEGMENT_REFRESH_MS', default: '5000', description: 'How often a process re-reads segment definitions changed by another process (its own changes apply at once).' },
   { name: 'PAYLOAD_MAX_DEPTH', default: '16', description: 'Deepest nesting accepted in an event payload (deeper is a 400).' },
+  { name: 'PROMO_CODES_MAX_PER_REQUEST', default: '100000', description: 'Most promo codes one `POST /v1/promo/campaigns/:id/codes` may generate or import (more is a 400).' },
 ];
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -210,6 +222,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     eventAttempts: int('EVENT_ATTEMPTS', 5, 1, 100),
     payloadMaxDepth: int('PAYLOAD_MAX_DEPTH', 16, 1, 256),
     jobLockMs: int('JOB_LOCK_MS', 30_000, 1000, 3_600_000),
+    promoCodesMaxPerRequest: int('PROMO_CODES_MAX_PER_REQUEST', 100_000, 1, 1_000_000),
+    growthBackfillPageSize: int('GROWTH_BACKFILL_PAGE_SIZE', 500, 1, 100_000),
+    growthConcurrency: int('GROWTH_CONCURRENCY', 4, 1, 1000),
+    growthSegmentRefreshMs: int('GROWTH_SEGMENT_REFRESH_MS', 5000, 0, 3_600_000),
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

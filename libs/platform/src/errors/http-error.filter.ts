@@ -12,9 +12,22 @@ export class HttpErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
+    const health = readinessFailure(exception);
+    if (health) {
+      void reply.status(503).send(health);
+      return;
+    }
     const { status, body, unexpected } = toErrorResponse(exception, request?.id);
     if (unexpected) this.logger.error(`${request?.method} ${request?.url} failed`, (exception as Error)?.stack ?? String(exception));
     if (exception instanceof TooManyRequestsError) void reply.header('retry-after', String(exception.retryAfterSeconds));
     void reply.status(status).send(body);
   }
+}
+
+/** Terminus' 503 carries which checks failed (`{status: 'error', info, error, details}`): pass it on. */
+function readinessFailure(exception: unknown): object | undefined {
+  const e = exception as { getStatus?: () => number; getResponse?: () => unknown };
+  if (typeof e?.getStatus !== 'function' || e.getStatus() !== 503) return undefined;
+  const body = e.getResponse?.() as { status?: string; details?: unknown } | undefined;
+  return body && typeof body === 'object' && body.status === 'error' && body.details ? body : undefined;
 }

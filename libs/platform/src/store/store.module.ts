@@ -38,7 +38,7 @@ export class StoreModule {
               retryAttempts: 2,
               retryDelay: 1000,
             };
-            if (config.databaseUrl) return { ...base, url: config.databaseUrl, extra: { max: 10 } };
+            if (config.databaseUrl) return { ...base, url: config.databaseUrl, extra: { max: 20 } };
             const pool = await embedded.pool('public');
             // TypeORM calls `new driver.Pool(options)`; a constructor returning an object yields it.
             return { ...base, driver: { Pool: function EmbeddedPool() { return pool; } } };

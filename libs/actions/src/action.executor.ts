@@ -1,0 +1,176 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig, QueueService } from '@arbiter/platform';
+import { ACTIONS_QUEUE } from './actions.constants';
+import type { ActionContext, ActionEvent, ActionMode, RegisteredAction } from './action.interfaces';
+import type { ActionLogEntry, ActionStatus } from './action-log.entity';
+import { ActionLogRepository } from './action-log.repository';
+import { actionExecutions } from './action.metrics';
+import { ActionRegistry } from './action.registry';
+import { PermanentActionError } from './errors/action.error';
+import { idempotencyKey } from './idempotency';
+
+/** The part of a matched rule the executor needs (a `RuleMatch` from @arbiter/rules fits). */
+export interface MatchedRule {
+  ruleId: string;
+  domain: string;
+  mode?: 'live' | 'shadow' | string;
+  actions: readonly { action: string; params: Readonly<Record<string, unknown>> }[];
+}
+
+/**
+ * The outcome of one action of one matched rule. `replayed` is true when the idempotency key was
+ * already in the action log: the action did not run again and `status`/`result` are the logged ones.
+ * `skipped` is for shadow-mode rules, whose actions are reported but never run.
+ */
+export interface ActionOutcome {
+  idempotencyKey: string;
+  ruleId: string;
+  domain: string;
+  index: number;
+  action: string;
+  mode: ActionMode;
+  status: ActionStatus | 'skipped';
+  params: Readonly<Record<string, unknown>>;
+  result?: unknown;
+  error?: { code: string; message: string };
+  replayed: boolean;
+}
+
+/** Data of one job on the `actions` queue; the job id is the idempotency key. */
+export interface ActionJobData {
+  key: string;
+  action: string;
+  params: Record<string, unknown>;
+  event: ActionEvent;
+  ruleId: string;
+  domain: string;
+  actionIndex: number;
+}
+
+/**
+ * Runs the actions of matched rules for one event. Inline actions run now, in order, and their
+ * result is returned; deferred ones are enqueued on the `actions` queue (job id = idempotency key,
+ * attempts and exponential backoff from the action's retry policy). Every execution is first
+ * claimed in the action log under its idempotency key, so a replayed event returns the logged
+ * outcome instead of running anything twice. An action that throws never stops the others.
+ */
+@Injectable()
+export class ActionExecutor {
+  private readonly logger = new Logger('ActionExecutor');
+  private readonly executions = actionExecutions();
+
+  constructor(
+    private readonly registry: ActionRegistry,
+    private readonly log: ActionLogRepository,
+    private readonly queues: QueueService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async execute(event: ActionEvent, matches: readonly MatchedRule[]): Promise<ActionOutcome[]> {
+    const outcomes: ActionOutcome[] = [];
+    for (const match of matches) {
+      for (let index = 0; index < match.actions.length; index++) {
+        outcomes.push(await this.executeOne(event, match, index));
+      }
+    }
+    return outcomes;
+  }
+
+  private async executeOne(event: ActionEvent, match: MatchedRule, index: number): Promise<ActionOutcome> {
+    const invocation = match.actions[index];
+    const key = idempotencyKey(event.id, match.ruleId, index);
+    const action = this.registry.get(invocation.action);
+    const base = { idempotencyKey: key, ruleId: match.ruleId, domain: match.domain, index, action: invocation.action, params: invocation.params, replayed: false };
+    if (!action) {
+      // The rule compiled against a registry without this action: impossible unless a plugin was removed between compile and run.
+      return { ...base, mode: 'inline', status: 'failed', error: { code: 'UNKNOWN_ACTION', message: `no action "${invocation.action}" is registered` } };
+    }
+    if (match.mode === 'shadow') return { ...base, mode: action.mode, status: 'skipped' };
+
+    const claim = await this.log.claim({
+      idempotencyKey: key,
+      eventId: event.id,
+      ruleId: match.ruleId,
+      domain: match.domain,
+      actionIndex: index,
+      action: action.name,
+      mode: action.mode,
+      status: action.mode === 'inline' ? 'running' : 'queued',
+      params: { ...invocation.params },
+      event,
+    });
+    // An inline execution still `running` from an attempt whose process died is run again (once
+    // stale for as long as a queued job's lock), so its effect is not lost with the crash.
+    const takenOver = !claim.claimed && action.mode === 'inline' && claim.existing.status === 'running' && (await this.log.takeOver(key, this.config.jobLockMs));
+    if (!claim.claimed && !takenOver) {
+      this.executions.inc({ action: action.name, mode: action.mode, outcome: 'replayed' });
+      // A deferred entry still `queued` may have lost its job to a crash between claim and enqueue;
+      // adding it again is harmless (BullMQ keeps one job per id).
+      if (action.mode === 'deferred' && claim.existing.status === 'queued') await this.enqueue(action, jobData(claim.existing)).catch(() => undefined);
+      return { ...fromLog(claim.existing, base), replayed: true };
+    }
+
+    if (action.mode === 'deferred') {
+      try {
+        await this.enqueue(action, { key, action: action.name, params: { ...invocation.params }, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index });
+      } catch (err) {
+        // Release the key so a replay of the event can enqueue it once the queue is back.
+        await this.log.remove(key).catch(() => undefined);
+        this.executions.inc({ action: action.name, mode: 'deferred', outcome: 'failed' });
+        return { ...base, mode: 'deferred', status: 'failed', error: { code: 'ENQUEUE_FAILED', message: `could not enqueue: ${(err as Error).message}` } };
+      }
+      this.executions.inc({ action: action.name, mode: 'deferred', outcome: 'queued' });
+      return { ...base, mode: 'deferred', status: 'queued' };
+    }
+
+    const context: ActionContext = { idempotencyKey: key, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index, mode: 'inline', attempt: 1 };
+    try {
+      const result = normalise(await action.handler.execute(invocation.params as Record<string, unknown>, context));
+      await this.log.update(key, { status: 'succeeded', result: result ?? null, attempts: 1 });
+      this.executions.inc({ action: action.name, mode: 'inline', outcome: 'succeeded' });
+      return { ...base, mode: 'inline', status: 'succeeded', result };
+    } catch (err) {
+      const error = describeError(err);
+      await this.log.update(key, { status: 'failed', errorCode: error.code, errorMessage: error.message, attempts: 1 });
+      this.executions.inc({ action: action.name, mode: 'inline', outcome: 'failed' });
+      this.logger.warn(`inline action ${action.name} (${key}) failed: ${error.message}`);
+      return { ...base, mode: 'inline', status: 'failed', error };
+    }
+  }
+
+  /** Adds (or re-adds) the job of a deferred execution with the action's retry policy. */
+  async enqueue(action: RegisteredAction, data: ActionJobData): Promise<void> {
+    const queue = await this.queues.queue<ActionJobData>(ACTIONS_QUEUE);
+    await queue.add(action.name as never, data as never, {
+      jobId: data.key,
+      attempts: action.retry.attempts,
+      backoff: { type: 'exponential', delay: action.retry.backoffMs },
+      // Succeeded executions live on in the action log; failed jobs stay for the retry endpoint.
+      removeOnComplete: { count: 1000 },
+      removeOnFail: false,
+    });
+  }
+}
+
+export function jobData(entry: ActionLogEntry): ActionJobData {
+  return { key: entry.idempotencyKey, action: entry.action, params: entry.params, event: entry.event, ruleId: entry.ruleId, domain: entry.domain, actionIndex: entry.actionIndex };
+}
+
+function fromLog(entry: ActionLogEntry, base: Omit<ActionOutcome, 'mode' | 'status'>): ActionOutcome {
+  const outcome: ActionOutcome = { ...base, mode: entry.mode, status: entry.status };
+  if (entry.result !== null && entry.result !== undefined) outcome.result = entry.result;
+  if (entry.errorMessage) outcome.error = { code: entry.errorCode ?? 'ACTION_FAILED', message: entry.errorMessage };
+  return outcome;
+}
+
+/** Results go to JSON (log, response, queue): round-trip now so the caller sees exactly what a replay will. */
+function normalise(result: unknown): unknown {
+  return result === undefined ? undefined : JSON.parse(JSON.stringify(result));
+}
+
+export function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof PermanentActionError) return { code: err.code, message: err.message };
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(e.code) ? e.code : 'ACTION_FAILED';
+  return { code, message: typeof e?.message === 'string' ? e.message.slice(0, 2000) : String(err).slice(0, 2000) };
+}

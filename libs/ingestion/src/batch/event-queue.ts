@@ -1,0 +1,172 @@
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import type { Job, Queue } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { AppConfig, gauge, NotFoundError, QueueService, ReadinessRegistry, TooManyRequestsError } from '@arbiter/platform';
+import { runInJobSession } from '@arbiter/session';
+import type { IncomingEvent } from '../event.schema';
+import { eventJobs } from '../ingestion.metrics';
+import { OutcomeRepository } from '../outcome.repository';
+import { EventPipeline } from '../pipeline/event-pipeline';
+
+export const EVENTS_QUEUE = 'events';
+
+export interface EventJobData {
+  event: IncomingEvent;
+  batchId: string;
+}
+
+/** A failed event job as `GET /v1/events/failed` lists it. */
+export interface FailedEventJob {
+  id: string;
+  batch_id: string;
+  type: string;
+  user_id: string;
+  attempts: number;
+  error: string;
+  failed_at: string | null;
+}
+
+const DEPTH_CACHE_MS = 250;
+
+/**
+ * Batch intake and the workers behind it. Accepted events are enqueued durably before the answer
+ * (`addBulk`, job id = event id, so a retried batch adds nothing twice), each then runs the same
+ * pipeline as a synchronous call, in a session of its own, with retries and exponential backoff;
+ * one that fails its last try is kept, listed and retriable. Intake refuses work (429) while more
+ * than QUEUE_MAX_DEPTH events wait, and readiness fails above 80% of it.
+ */
+@Injectable()
+export class EventQueue implements OnApplicationBootstrap {
+  private readonly logger = new Logger('EventQueue');
+  private depth = { value: 0, at: 0 };
+  private readonly jobs = eventJobs();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly queues: QueueService,
+    private readonly pipeline: EventPipeline,
+    private readonly outcomes: OutcomeRepository,
+    private readonly health: HealthIndicatorService,
+    readiness: ReadinessRegistry,
+  ) {
+    readiness.add(() =>
+      this.health
+        .check('queue_depth')
+        .attempt(async () => {
+          const waiting = await this.waiting(true);
+          const limit = Math.floor(this.config.queueMaxDepth * 0.8);
+          if (waiting > limit) throw new Error(`${waiting} events waiting, above 80% of QUEUE_MAX_DEPTH (${this.config.queueMaxDepth})`);
+          return { waiting, limit: this.config.queueMaxDepth };
+        })
+        .withTimeout(2000),
+    );
+    gauge({
+      name: 'arbiter_queue_depth',
+      help: 'Jobs waiting on the events queue',
+      labelNames: ['queue'] as const,
+      collect: async function (this: { set(labels: { queue: string }, v: number): void }) {
+        // Bound to the latest EventQueue: tests boot several apps in one process.
+        const current = EventQueue.latest;
+        if (current) this.set({ queue: EVENTS_QUEUE }, await current.waiting(true).catch(() => 0));
+      },
+    });
+    EventQueue.latest = this;
+  }
+
+  private static latest?: EventQueue;
+
+  async onApplicationBootstrap(): Promise<void> {
+    const worker = await this.queues.worker<EventJobData>(
+      EVENTS_QUEUE,
+      (job) => runInJobSession(job.id, job.data.event, () => this.pipeline.process(job.data.event, 'batch', job.data.batchId)),
+      { concurrency: this.config.eventConcurrency },
+    );
+    if (!worker) return;
+    worker.on('completed', () => this.jobs.inc({ outcome: 'completed' }));
+    worker.on('failed', (job, err) => void this.onFailed(job, err));
+  }
+
+  private async onFailed(job: Job<EventJobData> | undefined, err: Error): Promise<void> {
+    if (!job) return;
+    const last = job.attemptsMade >= (job.opts.attempts ?? 1);
+    this.jobs.inc({ outcome: last ? 'failed' : 'retrying' });
+    if (!last) return;
+    this.logger.warn(`event ${job.id} failed after ${job.attemptsMade} attempts: ${err.message}`);
+    await this.outcomes.saveFailed(job.data.event.id, job.data.batchId, err.message).catch((e: Error) => this.logger.error(`could not record failure of ${job.id}: ${e.message}`));
+  }
+
+  /** Enqueues validated events as one batch; 429 when the queue is too deep to take them. */
+  async enqueue(events: readonly IncomingEvent[]): Promise<{ batch_id: string; accepted: number }> {
+    const waiting = await this.waiting();
+    if (waiting + events.length > this.config.queueMaxDepth) {
+      const throughput = Math.max(this.config.eventConcurrency * 100, 500);
+      const retryAfter = Math.min(60, Math.max(1, Math.ceil((waiting + events.length - this.config.queueMaxDepth) / throughput)));
+      throw new TooManyRequestsError(`the event queue is full (${waiting} waiting, limit ${this.config.queueMaxDepth}); retry later`, retryAfter);
+    }
+    const batchId = randomUUID();
+    // The batch row first: a worker may finish an event before addBulk even returns.
+    await this.outcomes.createBatch(batchId, events.map((e) => e.id));
+    const queue = await this.queue();
+    await queue.addBulk(
+      events.map((event) => ({
+        name: event.type,
+        data: { event, batchId },
+        opts: {
+          jobId: event.id,
+          attempts: this.config.eventAttempts,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: { age: 3600, count: 10_000 },
+          removeOnFail: false,
+        },
+      })),
+    );
+    this.depth.value += events.length;
+    return { batch_id: batchId, accepted: events.length };
+  }
+
+  async status(batchId: string) {
+    const status = await this.outcomes.batchStatus(batchId);
+    if (!status) throw new NotFoundError('batch', batchId);
+    return status;
+  }
+
+  async failed(start = 0, count = 50): Promise<{ items: FailedEventJob[]; total: number }> {
+    const queue = await this.queue();
+    const [jobs, total] = await Promise.all([queue.getFailed(start, start + count - 1), queue.getFailedCount()]);
+    return {
+      total,
+      items: jobs.filter(Boolean).map((job) => ({
+        id: String(job.id),
+        batch_id: job.data.batchId,
+        type: job.data.event.type,
+        user_id: job.data.event.user_id,
+        attempts: job.attemptsMade,
+        error: job.failedReason,
+        failed_at: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+      })),
+    };
+  }
+
+  async retry(id: string): Promise<{ id: string; state: string }> {
+    const queue = await this.queue();
+    const job = await queue.getJob(id);
+    if (!job || !(await job.isFailed())) throw new NotFoundError('failed event job', id);
+    await job.retry('failed');
+    return { id, state: 'waiting' };
+  }
+
+  /** Jobs waiting (and delayed for a retry); cached briefly so intake does not ask on every call. */
+  async waiting(fresh = false): Promise<number> {
+    const now = Date.now();
+    if (fresh || now - this.depth.at > DEPTH_CACHE_MS) {
+      const counts = await (await this.queue()).getJobCounts('waiting', 'delayed', 'prioritized');
+      this.depth = { value: counts.waiting + counts.delayed + (counts.prioritized ?? 0), at: now };
+    }
+    return this.depth.value;
+  }
+
+  private queue(): Promise<Queue<EventJobData>> {
+    return this.queues.queue<EventJobData>(EVENTS_QUEUE);
+  }
+}

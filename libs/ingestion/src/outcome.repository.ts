@@ -1,0 +1,92 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Coalescer } from '@arbiter/platform';
+import type { PipelineResult } from './pipeline/pipeline.interfaces';
+
+export interface StoredOutcome {
+  status: 'done' | 'failed';
+  batchId: string | null;
+  result: PipelineResult | null;
+  error: string | null;
+}
+
+export interface BatchStatus {
+  batch_id: string;
+  total: number;
+  queued: number;
+  done: number;
+  failed: number;
+  duplicate: number;
+  created_at: string;
+}
+
+/**
+ * The result of every processed event (what a repeated event id is answered with) and the batches
+ * accepted for the queue. A batch's counts are read from the outcomes of its events — no counter
+ * row is updated on the hot path, so concurrent workers never contend on one row.
+ */
+@Injectable()
+export class OutcomeRepository {
+  /** Results of concurrent events are written by one multi-row statement (one commit). */
+  private readonly writes = new Coalescer<{ eventId: string; result: PipelineResult; batchId?: string }, void>((items) => this.saveMany(items));
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async find(eventId: string): Promise<StoredOutcome | undefined> {
+    const rows: { status: 'done' | 'failed'; batch_id: string | null; result: PipelineResult | null; error: string | null }[] = await this.dataSource.query(
+      'SELECT status, batch_id, result, error FROM event_outcomes WHERE event_id = $1',
+      [eventId],
+    );
+    const r = rows[0];
+    return r && { status: r.status, batchId: r.batch_id, result: r.result, error: r.error };
+  }
+
+  /** Records a processed event; a later success replaces a recorded failure, nothing else replaces a success. */
+  saveDone(eventId: string, result: PipelineResult, batchId?: string): Promise<void> {
+    return this.writes.submit({ eventId, result, batchId });
+  }
+
+  private async saveMany(items: { eventId: string; result: PipelineResult; batchId?: string }[]): Promise<void[]> {
+    // ON CONFLICT DO UPDATE may touch a row once per statement: one item per event id.
+    const unique = [...new Map(items.map((i) => [i.eventId, i])).values()];
+    await this.dataSource.query(
+      `INSERT INTO event_outcomes (event_id, status, batch_id, result)
+       SELECT event_id, 'done', batch_id::uuid, result::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS o(event_id, batch_id, result)
+       ON CONFLICT (event_id) DO UPDATE SET status = 'done', result = EXCLUDED.result, error = NULL, updated_at = now()
+       WHERE event_outcomes.status <> 'done'`,
+      [unique.map((i) => i.eventId), unique.map((i) => i.batchId ?? null), unique.map((i) => JSON.stringify(i.result))],
+    );
+    return items.map(() => undefined);
+  }
+
+  /** Records that a queued event failed its last attempt (it stays listed and retriable). */
+  async saveFailed(eventId: string, batchId: string | undefined, error: string): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO event_outcomes (event_id, status, batch_id, error) VALUES ($1, 'failed', $2, $3)
+       ON CONFLICT (event_id) DO UPDATE SET error = EXCLUDED.error, updated_at = now() WHERE event_outcomes.status = 'failed'`,
+      [eventId, batchId ?? null, error.slice(0, 2000)],
+    );
+  }
+
+  async createBatch(id: string, eventIds: readonly string[]): Promise<void> {
+    await this.dataSource.query('INSERT INTO event_batches (id, total, event_ids) VALUES ($1, $2, $3)', [id, eventIds.length, eventIds]);
+  }
+
+  async batchStatus(id: string): Promise<BatchStatus | undefined> {
+    const batches: { total: number; event_ids: string[]; created_at: Date }[] = await this.dataSource.query('SELECT total, event_ids, created_at FROM event_batches WHERE id = $1', [id]);
+    const batch = batches[0];
+    if (!batch) return undefined;
+    const [counts]: { done: string; failed: string; duplicate: string }[] = await this.dataSource.query(
+      `SELECT count(*) FILTER (WHERE status = 'done' AND batch_id = $1) AS done,
+              count(*) FILTER (WHERE status = 'failed' AND batch_id = $1) AS failed,
+              count(*) FILTER (WHERE status = 'done' AND batch_id IS DISTINCT FROM $1) AS duplicate
+       FROM event_outcomes WHERE event_id = ANY($2)`,
+      [id, batch.event_ids],
+    );
+    const done = Number(counts.done);
+    const failed = Number(counts.failed);
+    const duplicate = Number(counts.duplicate);
+    return { batch_id: id, total: batch.total, queued: batch.total - done - failed - duplicate, done, failed, duplicate, created_at: new Date(batch.created_at).toISOString() };
+  }
+}

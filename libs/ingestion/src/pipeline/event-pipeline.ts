@@ -1,0 +1,166 @@
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import { ActionExecutor, EventSinks, type ActionOutcome, type EmittedEvent } from '@arbiter/actions';
+import { CatalogueService, EventLogService, FactsService, type EvaluationInputs } from '@arbiter/facts';
+import { ValidationError } from '@arbiter/platform';
+import { RuleSetService } from '@arbiter/ruleset';
+import type { EvalResult, RuleMatch, RuleSet } from '@arbiter/rules';
+import { currentSession, decisionOf, runInSession, setSessionUser } from '@arbiter/session';
+import type { IncomingEvent } from '../event.schema';
+import { eventsDuplicate, eventsIngested, ruleMatches, stageDuration } from '../ingestion.metrics';
+import { OutcomeRepository } from '../outcome.repository';
+import { PipelineStage } from './pipeline-stage.decorator';
+import type { PipelineMode, PipelineResult, StageContext, StageHandler } from './pipeline.interfaces';
+
+interface Stage {
+  domain: string;
+  order: number;
+  handler: StageHandler;
+}
+
+const DEFAULT_ORDER = 1000;
+
+/**
+ * One event, end to end (DESIGN.md): append it to the event log, then run every domain's stage in
+ * order — fraud, promo, growth, then any other domain with rules — in the caller's session, and
+ * store the result. A repeated event id is answered with the stored result and runs nothing. Each
+ * step is idempotent (the event insert, the action log, the outcome), so an attempt cut short by a
+ * crash is simply run again by the queue: effects happen once.
+ */
+@Injectable()
+export class EventPipeline implements OnApplicationBootstrap {
+  private readonly logger = new Logger('EventPipeline');
+  private stages: Stage[] = [];
+  private readonly orderCache = new WeakMap<RuleSet, Stage[]>();
+  private readonly ingested = eventsIngested();
+  private readonly duplicates = eventsDuplicate();
+  private readonly durations = stageDuration();
+  private readonly matchesCounter = ruleMatches();
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly eventLog: EventLogService,
+    private readonly facts: FactsService,
+    private readonly catalogue: CatalogueService,
+    private readonly rules: RuleSetService,
+    private readonly executor: ActionExecutor,
+    private readonly outcomes: OutcomeRepository,
+    sinks: EventSinks,
+  ) {
+    sinks.use({ emit: (event) => this.emit(event) });
+  }
+
+  onApplicationBootstrap(): void {
+    const seen = new Map<string, string>();
+    this.stages = this.discovery
+      .getProviders({ metadataKey: PipelineStage.KEY })
+      .map((wrapper) => {
+        const options = this.discovery.getMetadataByDecorator(PipelineStage, wrapper)!;
+        const name = wrapper.metatype?.name ?? String(wrapper.token);
+        if (typeof (wrapper.instance as StageHandler | undefined)?.run !== 'function') {
+          throw new Error(`pipeline stage ${name} (domain "${options.domain}") must implement StageHandler.run(context)`);
+        }
+        if (!wrapper.isDependencyTreeStatic()) throw new Error(`pipeline stage ${name} must not be request-scoped`);
+        const other = seen.get(options.domain);
+        if (other) throw new Error(`two pipeline stages for domain "${options.domain}": ${other} and ${name}`);
+        seen.set(options.domain, name);
+        return { domain: options.domain, order: options.order ?? DEFAULT_ORDER, handler: wrapper.instance as StageHandler };
+      })
+      .sort((a, b) => a.order - b.order || a.domain.localeCompare(b.domain));
+    if (this.stages.length) this.logger.log(`pipeline stages: ${this.stages.map((s) => `${s.domain}(${s.order})`).join(' -> ')}`);
+  }
+
+  /**
+   * Processes one validated event. `batchId` ties a queued event to its batch (for progress).
+   * Returns the result, with `duplicate: true` when the id was already processed.
+   */
+  async process(event: IncomingEvent, mode: PipelineMode, batchId?: string): Promise<PipelineResult> {
+    // The user's attributes do not depend on the event log: load them while the event is appended.
+    const inputs = this.facts.evaluationInputs(event.user_id);
+    inputs.catch(() => undefined);
+    const { inserted } = await this.eventLog.append({ ...event });
+    if (!inserted) {
+      const prior = await this.outcomes.find(event.id);
+      if (prior?.status === 'done' && prior.result) {
+        this.duplicates.inc({ mode });
+        return { ...prior.result, duplicate: true };
+      }
+      // Stored but never finished (a crash mid-way, or a failed job retried): run it again; every
+      // step below is idempotent, so nothing happens twice.
+    }
+    this.ingested.inc({ type: event.type, mode });
+    setSessionUser(event.user_id);
+    const result = await this.run(event, mode, await inputs);
+    await this.outcomes.saveDone(event.id, result, batchId);
+    return result;
+  }
+
+  private async run(event: IncomingEvent, mode: PipelineMode, inputs: EvaluationInputs): Promise<PipelineResult> {
+    const ruleSet = this.rules.current();
+    const result: PipelineResult = { event_id: event.id, duplicate: false, fraud: null, matched: [], actions: [], domains: {} };
+    const errors: NonNullable<PipelineResult['errors']> = [];
+    const actionEvent = { ...event, depth: event.depth ?? 0 };
+    const ctx: StageContext = {
+      event,
+      mode,
+      inputs,
+      result,
+      evaluate: async (domain: string): Promise<EvalResult> => {
+        const evaluated = await ruleSet.evaluate(event, { domain, resolver: inputs.resolver, user: inputs.user, now: inputs.now });
+        for (const e of evaluated.errors) errors.push({ fact: (e as { fact?: string }).fact, rule_id: (e as { ruleId?: string }).ruleId, message: e.message });
+        for (const m of evaluated.matches) this.matchesCounter.inc({ rule: m.ruleId, domain: m.domain });
+        return evaluated;
+      },
+      runActions: (matches: readonly RuleMatch[]) => this.executor.execute(actionEvent, matches),
+      report: (matches: readonly RuleMatch[], outcomes: readonly ActionOutcome[]) => {
+        for (const m of matches) result.matched.push({ rule_id: m.ruleId, domain: m.domain });
+        for (const o of outcomes) {
+          result.actions.push({ rule_id: o.ruleId, action: o.action, status: o.status, ...(o.result !== undefined ? { result: o.result } : {}), ...(o.error ? { error: o.error } : {}) });
+        }
+      },
+    };
+    for (const stage of this.stagesFor(ruleSet)) {
+      const end = this.durations.startTimer({ domain: stage.domain });
+      try {
+        await stage.handler.run(ctx);
+      } finally {
+        end();
+      }
+    }
+    result.fraud = (decisionOf<Record<string, unknown>>('fraud') as Record<string, unknown> | undefined) ?? null;
+    if (errors.length) result.errors = errors;
+    return result;
+  }
+
+  /** Registered stages, plus the default step for every other domain that has rules. */
+  private stagesFor(ruleSet: RuleSet): Stage[] {
+    let stages = this.orderCache.get(ruleSet);
+    if (!stages) {
+      const registered = new Set(this.stages.map((s) => s.domain));
+      const extra = ruleSet.domains.filter((d) => !registered.has(d)).map((domain) => ({ domain, order: DEFAULT_ORDER, handler: genericStage(domain) }));
+      stages = [...this.stages, ...extra].sort((a, b) => a.order - b.order || a.domain.localeCompare(b.domain));
+      this.orderCache.set(ruleSet, stages);
+    }
+    return stages;
+  }
+
+  /** `emit_event`: the follow-up runs through the same pipeline, in a session of its own. */
+  private async emit(emitted: EmittedEvent): Promise<unknown> {
+    const problems = this.catalogue.validatePayload(emitted.type, emitted.payload);
+    if (problems.length) throw new ValidationError(problems, `emitted ${emitted.type} event: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+    const parent = currentSession();
+    const event: IncomingEvent = { id: emitted.id, type: emitted.type, user_id: emitted.user_id, source: emitted.source, occurred_at: emitted.occurred_at, payload: emitted.payload, depth: emitted.depth };
+    const result = await runInSession({ requestId: `${parent?.requestId ?? 'emit'}>${emitted.id}`, userId: emitted.user_id, sessionId: parent?.sessionId }, () => this.process(event, 'emitted'));
+    return { event_id: result.event_id, duplicate: result.duplicate, matched: result.matched.length, actions: result.actions.length };
+  }
+}
+
+function genericStage(domain: string): StageHandler {
+  return {
+    async run(ctx) {
+      const { matches } = await ctx.evaluate(domain);
+      if (!matches.length) return;
+      ctx.report(matches, await ctx.runActions(matches));
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import type { ActionOutcome } from '@arbiter/actions';
+import type { EvaluationInputs } from '@arbiter/facts';
+import type { EvalResult, RuleMatch } from '@arbiter/rules';
+import type { IncomingEvent } from '../event.schema';
+
+/** How the event arrived: a synchronous call, a queued batch, an `emit_event` follow-up. */
+export type PipelineMode = 'sync' | 'batch' | 'emitted';
+
+/** One action as the response reports it. */
+export interface ActionReport {
+  rule_id: string;
+  action: string;
+  status: string;
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+/** What processing one event produced; stored, and returned again for a repeated event id. */
+export interface PipelineResult {
+  event_id: string;
+  duplicate: boolean;
+  /** Fraud's decision for this event (`{outcome, score, ...}`), or null when no fraud stage ran. */
+  fraud: Record<string, unknown> | null;
+  matched: { rule_id: string; domain: string }[];
+  actions: ActionReport[];
+  /** What each domain stage reported beyond matches and actions (eligible campaigns, segments...). */
+  domains: Record<string, unknown>;
+  /** Facts that failed while evaluating (their leaves counted as false). */
+  errors?: { fact?: string; rule_id?: string; message: string }[];
+}
+
+/**
+ * What a stage gets: the event, the evaluation inputs of this call (resolver with the session's
+ * memo, preloaded user attributes, the clock), helpers to evaluate one domain's rules and run
+ * matched actions, and the result being built.
+ */
+export interface StageContext {
+  readonly event: IncomingEvent;
+  readonly mode: PipelineMode;
+  readonly inputs: EvaluationInputs;
+  /** Evaluates the loaded rules of `domain` against the event (awaiting async facts only if needed). */
+  evaluate(domain: string): Promise<EvalResult>;
+  /** Runs (inline) or enqueues (deferred) the actions of these matches; shadow rules' are skipped. */
+  runActions(matches: readonly RuleMatch[]): Promise<ActionOutcome[]>;
+  /** Adds matches and their action outcomes to the response. */
+  report(matches: readonly RuleMatch[], outcomes: readonly ActionOutcome[]): void;
+  readonly result: PipelineResult;
+}
+
+/**
+ * A domain's step in the pipeline: fraud, promo and growth each register one (with
+ * {@link PipelineStage}); they run in `order`, one after another, in the same session, so a later
+ * stage can read what an earlier one decided. A domain with rules but no stage of its own gets the
+ * default step: evaluate its rules, run their actions.
+ */
+export interface StageHandler {
+  run(context: StageContext): Promise<void>;
+}
+
+export interface PipelineStageOptions {
+  domain: string;
+  /** Lower runs first: fraud 100, promo 200, growth 300; default 1000. */
+  order?: number;
+}

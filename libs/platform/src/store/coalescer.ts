@@ -1,0 +1,47 @@
+/**
+ * Group commit for one kind of statement: callers submit one item each and await their own
+ * answer; items that arrive while a flush is running are written together by the next flush, in
+ * one statement (one round trip, one commit). At low load a lone item is flushed at once, so no
+ * latency is added; under load the batches grow by themselves. A batch that fails is retried one
+ * item at a time, so one bad item fails only its own caller.
+ */
+export class Coalescer<I, O> {
+  private pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  private running = 0;
+
+  /**
+   * @param flush writes a batch and answers for each item, in order.
+   * @param maxBatch most items in one statement.
+   * @param parallel how many flushes may run at once (each holds one pooled connection).
+   */
+  constructor(
+    private readonly flush: (items: I[]) => Promise<O[]>,
+    private readonly maxBatch = 500,
+    private readonly parallel = 2,
+  ) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (this.running < this.parallel) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running++;
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, this.maxBatch);
+        try {
+          const out = await this.flush(batch.map((b) => b.item));
+          batch.forEach((b, i) => b.resolve(out[i]));
+        } catch (err) {
+          if (batch.length === 1) batch[0].reject(err);
+          else await Promise.all(batch.map((b) => this.flush([b.item]).then((o) => b.resolve(o[0]), b.reject)));
+        }
+      }
+    } finally {
+      this.running--;
+    }
+  }
+}

@@ -1,0 +1,197 @@
+import { DataSource } from 'typeorm';
+import { bootApi, configDir, runnable, type Mode, type TestApp } from './support/harness';
+
+// Rules of this suite: every transaction over 100 tags the user (an inline action, so its effect
+// and its action-log row are visible), and food transactions over 1000 also match a second rule.
+const RULES = `
+rules:
+  - id: tag_big_spender
+    domain: growth
+    on: [transaction]
+    when: payload.amount > 100
+    then:
+      - action: set_user_attribute
+        params: { attribute: segment, value: "big_spender" }
+  - id: high_value_food
+    domain: growth
+    on: [transaction]
+    priority: 10
+    when:
+      all:
+        - { fact: payload.amount, op: ">", value: 1000 }
+        - { fact: payload.category, op: "==", value: food }
+`;
+
+async function waitFor<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (done(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on %s', (mode) => {
+  let t: TestApp;
+  let cfg: Awaited<ReturnType<typeof configDir>>;
+  let ds: DataSource;
+  beforeAll(async () => {
+    cfg = await configDir({ rules: { 'test.yaml': RULES } });
+    t = await bootApi(mode, { CONFIG_DIR: cfg.dir, BATCH_MAX_EVENTS: '50' });
+    ds = t.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await t.close();
+    await cfg.cleanup();
+  });
+
+  const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => t.inject({ method: 'POST', url, payload: payload as object, headers });
+  const count = async (sql: string, params: unknown[] = []) => Number((await ds.query(sql, params))[0].n);
+
+  it('processes one event and reports matches and action results', async () => {
+    const res = await post('/v1/events', { id: 'e-1', type: 'transaction', user_id: 'u-1', payload: { amount: 1500, category: 'food' } });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ event_id: 'e-1', duplicate: false });
+    expect(body.matched).toEqual([
+      { rule_id: 'high_value_food', domain: 'growth' },
+      { rule_id: 'tag_big_spender', domain: 'growth' },
+    ]);
+    expect(body.actions).toEqual([expect.objectContaining({ rule_id: 'tag_big_spender', action: 'set_user_attribute', status: 'succeeded' })]);
+    const user = await t.inject({ method: 'GET', url: '/v1/users/u-1' });
+    expect(user.json().attributes.segment).toBe('big_spender');
+  });
+
+  it('answers a repeated id with the first result and runs nothing again', async () => {
+    const first = await post('/v1/events', { id: 'e-dup', type: 'transaction', user_id: 'u-2', payload: { amount: 500 } });
+    await t.inject({ method: 'PATCH', url: '/v1/users/u-2', payload: { attributes: { segment: 'changed by hand' } } });
+    const again = await post('/v1/events', { id: 'e-dup', type: 'transaction', user_id: 'u-2', payload: { amount: 500 } });
+    expect(again.json()).toEqual({ ...first.json(), duplicate: true });
+    expect((await t.inject({ method: 'GET', url: '/v1/users/u-2' })).json().attributes.segment).toBe('changed by hand');
+    expect(await count('SELECT count(*) AS n FROM events WHERE id = $1', ['e-dup'])).toBe(1);
+  });
+
+  it('finishes the work of an attempt that died mid-way: a stale running action runs again, once', async () => {
+    // What a crash leaves: the event logged, its inline action claimed as running, no outcome.
+    await ds.query(`INSERT INTO events (id, user_id, type, source, occurred_at, payload) VALUES ('e-crashed', 'u-crash', 'transaction', 'api', now(), '{"amount": 300}')`);
+    await ds.query(
+      `INSERT INTO action_log (idempotency_key, event_id, rule_id, domain, action_index, action, mode, status, params, event, updated_at)
+       VALUES ('e-crashed/tag_big_spender/0', 'e-crashed', 'tag_big_spender', 'growth', 0, 'set_user_attribute', 'inline', 'running', '{}', '{}', now() - interval '1 hour')`,
+    );
+    const res = await post('/v1/events', { id: 'e-crashed', type: 'transaction', user_id: 'u-crash', payload: { amount: 300 } });
+    expect(res.json()).toMatchObject({ duplicate: false, actions: [{ rule_id: 'tag_big_spender', status: 'succeeded' }] });
+    expect((await t.inject({ method: 'GET', url: '/v1/users/u-crash' })).json().attributes.segment).toBe('big_spender');
+    const log = await ds.query(`SELECT status, attempts FROM action_log WHERE idempotency_key = 'e-crashed/tag_big_spender/0'`);
+    expect(log).toEqual([{ status: 'succeeded', attempts: expect.any(Number) }]);
+    const again = await post('/v1/events', { id: 'e-crashed', type: 'transaction', user_id: 'u-crash', payload: { amount: 300 } });
+    expect(again.json().duplicate).toBe(true);
+  });
+
+  it('accepts a CloudEvents envelope, subject being the user', async () => {
+    const res = await post('/v1/events', { specversion: '1.0', id: 'ce-1', type: 'transaction', source: 'shop', subject: 'u-ce', time: '2026-01-01T00:00:00Z', data: { amount: 200 } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().matched).toEqual([{ rule_id: 'tag_big_spender', domain: 'growth' }]);
+    const stored = (await t.inject({ method: 'GET', url: '/v1/events/ce-1' })).json();
+    expect(stored.event).toMatchObject({ user_id: 'u-ce', source: 'shop', occurred_at: '2026-01-01T00:00:00.000Z', payload: { amount: 200 } });
+    expect(stored.status).toBe('done');
+  });
+
+  it.each([
+    ['a missing field', { type: 'transaction', payload: {} }, 'user_id'],
+    ['a mistyped field', { type: 'transaction', user_id: 'u', payload: { amount: 'lots' } }, 'payload.amount'],
+    ['an unknown top-level field', { type: 'transaction', user_id: 'u', user: 'x', payload: {} }, 'user'],
+    ['a bad timestamp', { type: 'transaction', user_id: 'u', occurred_at: 'yesterday', payload: {} }, 'occurred_at'],
+    ['a payload nested too deep', { type: 'other', user_id: 'u', payload: JSON.parse('{"a":'.repeat(20) + '1' + '}'.repeat(20)) }, 'payload.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a'],
+    ['a prototype key', { type: 'other', user_id: 'u', payload: { nested: { constructor: 1 } } }, 'payload.nested.constructor'],
+  ])('refuses %s with a 400 naming its path, and stores nothing', async (_what, body, path) => {
+    const id = `bad-${Math.random().toString(36).slice(2)}`;
+    const res = await post('/v1/events', { id, ...body });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('VALIDATION_FAILED');
+    expect(res.json().error.details.errors.map((e: { path: string }) => e.path)).toContain(path);
+    expect(await count('SELECT count(*) AS n FROM events WHERE id = $1', [id])).toBe(0);
+  });
+
+  it.each([
+    ['__proto__', '{"type":"x","user_id":"u","payload":{"__proto__":{"polluted":1}}}'],
+    ['constructor.prototype', '{"type":"x","user_id":"u","payload":{"constructor":{"prototype":{"polluted":1}}}}'],
+  ])('refuses %s in a body before parsing it into objects', async (_key, raw) => {
+    const res = await t.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json' }, payload: raw });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'VALIDATION_FAILED', details: { errors: [{ path: '(body)' }] } });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('queues a batch, processes it through the same pipeline and reports progress', async () => {
+    const events = Array.from({ length: 20 }, (_, i) => ({ id: `b-${i}`, type: 'transaction', user_id: `bu-${i % 5}`, payload: { amount: 100 + i * 10 } }));
+    const res = await post('/v1/events/batch', { events });
+    expect(res.statusCode).toBe(202);
+    const { batch_id, accepted } = res.json();
+    expect(accepted).toBe(20);
+    const status = await waitFor(
+      async () => (await t.inject({ method: 'GET', url: `/v1/events/batch/${batch_id}` })).json(),
+      (s) => s.done === 20,
+    );
+    expect(status).toMatchObject({ total: 20, done: 20, queued: 0, failed: 0, duplicate: 0 });
+    // amount > 100 for all but the first: 19 tagging actions, each logged once.
+    expect(await count("SELECT count(*) AS n FROM action_log WHERE rule_id = 'tag_big_spender' AND idempotency_key LIKE 'b-%'")).toBe(19);
+
+    const again = await post('/v1/events/batch', { events: events.slice(0, 5) });
+    const second = await waitFor(
+      async () => (await t.inject({ method: 'GET', url: `/v1/events/batch/${again.json().batch_id}` })).json(),
+      (s) => s.duplicate === 5,
+    );
+    expect(second).toMatchObject({ total: 5, done: 0, duplicate: 5, queued: 0 });
+    expect(await count("SELECT count(*) AS n FROM events WHERE id LIKE 'b-%'")).toBe(20);
+  });
+
+  it('rejects a whole batch listing every bad index, and queues none of it', async () => {
+    const res = await post('/v1/events/batch', {
+      events: [
+        { id: 'ok-1', type: 'transaction', user_id: 'u', payload: { amount: 1 } },
+        { id: 'bad-a', type: 'transaction', payload: {} },
+        { id: 'bad-b', type: 'transaction', user_id: 'u', payload: { amount: 'x' } },
+        { id: 'ok-1', type: 'transaction', user_id: 'u', payload: {} },
+      ],
+    });
+    expect(res.statusCode).toBe(400);
+    const paths = res.json().error.details.errors.map((e: { path: string }) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(['events[1].user_id']));
+    const late = await post('/v1/events/batch', { events: [{ id: 'ok-2', type: 'transaction', user_id: 'u', payload: { amount: 'x' } }, { id: 'ok-2', type: 'transaction', user_id: 'u' }] });
+    expect(late.json().error.details.errors.map((e: { path: string }) => e.path)).toEqual(['events[0].payload.amount', 'events[1].id']);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await count("SELECT count(*) AS n FROM events WHERE id IN ('ok-1', 'ok-2')")).toBe(0);
+  });
+
+  it('refuses more events than BATCH_MAX_EVENTS', async () => {
+    const events = Array.from({ length: 51 }, (_, i) => ({ type: 'transaction', user_id: `x${i}`, payload: {} }));
+    const res = await post('/v1/events/batch', { events });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details.errors[0]).toMatchObject({ path: 'events' });
+  });
+
+  it('answers 404 for an unknown batch', async () => {
+    expect((await t.inject({ method: 'GET', url: '/v1/events/batch/00000000-0000-0000-0000-000000000000' })).statusCode).toBe(404);
+  });
+});
+
+describe('backpressure', () => {
+  it('answers 429 with Retry-After past QUEUE_MAX_DEPTH and turns /readyz not ready above 80%', async () => {
+    const t = await bootApi('embedded', { QUEUE_MAX_DEPTH: '10', WORKERS_ENABLED: 'false' });
+    try {
+      const batch = (n: number, from: number) => ({ events: Array.from({ length: n }, (_, i) => ({ id: `q-${from + i}`, type: 'other', user_id: 'u', payload: {} })) });
+      expect((await t.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+      expect((await t.inject({ method: 'POST', url: '/v1/events/batch', payload: batch(9, 0) })).statusCode).toBe(202);
+      const ready = await t.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toMatchObject({ status: 'error', error: { queue_depth: { status: 'down' } }, info: { store: { status: 'up' } } });
+      await new Promise((r) => setTimeout(r, 300));
+      const full = await t.inject({ method: 'POST', url: '/v1/events/batch', payload: batch(2, 100) });
+      expect(full.statusCode).toBe(429);
+      expect(full.json().error.code).toBe('TOO_MANY_REQUESTS');
+      expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    } finally {
+      await t.close();
+    }
+  });
+});
