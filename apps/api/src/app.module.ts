@@ -4,9 +4,6 @@ import { ACTIONS_MIGRATIONS, ActionsModule } from '@arbiter/actions';
 import { FACTS_MIGRATIONS, FactsModule } from '@arbiter/facts';
 import { RULESET_MIGRATIONS, RulesetModule } from '@arbiter/ruleset';
 import { INGESTION_MIGRATIONS, IngestionModule } from '@arbiter/ingestion';
-import { FRAUD_MIGRATIONS, FraudModule } from '@arbiter/fraud';
-import { PROMO_MIGRATIONS, PromoModule } from '@arbiter/promo';
-import { GROWTH_MIGRATIONS, GrowthModule } from '@arbiter/growth';
 
 /**
  * The composition root: the platform plus every domain module, with every lib's migrations.
@@ -17,7 +14,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [PlatformModule.forRoot({ config, migrations: [...FACTS_MIGRATIONS, ...ACTIONS_MIGRATIONS, ...RULESET_MIGRATIONS, ...INGESTION_MIGRATIONS, ...FRAUD_MIGRATIONS, ...PROMO_MIGRATIONS, ...GROWTH_MIGRATIONS] }), ActionsModule, FactsModule, RulesetModule, IngestionModule, FraudModule, PromoModule, GrowthModule],
+      imports: [PlatformModule.forRoot({ config, migrations: [...FACTS_MIGRATIONS, ...ACTIONS_MIGRATIONS, ...RULESET_MIGRATIONS, ...INGESTION_MIGRATIONS] }), ActionsModule, FactsModule, RulesetModule, IngestionModule],
     };
   }
 }
