@@ -128,7 +128,7 @@ export class EventPipeline implements OnApplicationBootstrap {
       }
     }
     result.fraud = (decisionOf<Record<string, unknown>>('fraud') as Record<string, unknown> | undefined) ?? null;
-    if (errors.length) result.errors = errors;
+    if (errors.length) result.errors = [...(result.errors ?? []), ...errors];
     return result;
   }
 

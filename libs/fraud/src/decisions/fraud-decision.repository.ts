@@ -1,0 +1,126 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { FraudDecisionEntity } from '../entities/fraud.entities';
+
+export interface NewDecision {
+  id: string;
+  eventId: string;
+  eventType: string;
+  userId: string;
+  isCheck: boolean;
+  score: number;
+  outcome: string;
+  matched: unknown;
+  reasons: unknown;
+  facts: unknown;
+  event: unknown;
+}
+
+/** A stored decision as the API shows it. */
+export interface StoredDecision {
+  id: string;
+  event_id: string;
+  event_type: string;
+  user_id: string;
+  check: boolean;
+  score: number;
+  outcome: string;
+  matched: unknown;
+  reasons: unknown;
+  facts: unknown;
+  event: unknown;
+  review: { outcome: string; note: string | null; reviewed_at: string } | null;
+  created_at: string;
+}
+
+export interface DecisionFilter {
+  userId?: string;
+  outcome?: string;
+  since?: Date;
+  /** `seq` of the last decision of the previous page. */
+  before?: string;
+  limit: number;
+}
+
+const COLUMNS = `id, seq, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event, review_outcome, review_note, reviewed_at, created_at`;
+
+/** The decisions' one I/O boundary. */
+@Injectable()
+export class FraudDecisionRepository {
+  constructor(@InjectRepository(FraudDecisionEntity) private readonly repo: Repository<FraudDecisionEntity>) {}
+
+  /**
+   * Stores a decision and returns its id. A pipeline decision for an event that already has one
+   * (the event was replayed after a crash) keeps the first: its id is returned.
+   */
+  async insert(d: NewDecision): Promise<string> {
+    const params = [d.id, d.eventId, d.eventType, d.userId, d.isCheck, d.score, d.outcome, JSON.stringify(d.matched), JSON.stringify(d.reasons), JSON.stringify(d.facts), JSON.stringify(d.event)];
+    const sql = `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
+    if (d.isCheck) {
+      await this.repo.query(sql, params);
+      return d.id;
+    }
+    const rows: { id: string }[] = await this.repo.query(`${sql} ON CONFLICT (event_id) WHERE NOT is_check DO NOTHING RETURNING id`, params);
+    if (rows.length) return d.id;
+    const existing: { id: string }[] = await this.repo.query(`SELECT id FROM fraud_decisions WHERE event_id = $1 AND NOT is_check`, [d.eventId]);
+    return existing[0]?.id ?? d.id;
+  }
+
+  async find(id: string): Promise<StoredDecision | undefined> {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+    const rows: Record<string, unknown>[] = await this.repo.query(`SELECT ${COLUMNS} FROM fraud_decisions WHERE id = $1`, [id]);
+    return rows[0] ? view(rows[0]) : undefined;
+  }
+
+  /** Newest first; returns the page and the cursor of the next one (undefined at the end). */
+  async search(f: DecisionFilter): Promise<{ items: StoredDecision[]; next?: string }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, v: unknown) => {
+      params.push(v);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (f.userId !== undefined) add('user_id = ?', f.userId);
+    if (f.outcome !== undefined) add('outcome = ?', f.outcome);
+    if (f.since !== undefined) add('created_at >= ?', f.since);
+    if (f.before !== undefined) add('seq < ?', f.before);
+    params.push(f.limit + 1);
+    const rows: Record<string, unknown>[] = await this.repo.query(
+      `SELECT ${COLUMNS} FROM fraud_decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, f.limit);
+    return { items: page.map(view), next: rows.length > f.limit ? String(page[page.length - 1].seq) : undefined };
+  }
+
+  async review(id: string, outcome: string, note: string | null): Promise<boolean> {
+    const [, affected]: [unknown, number] = await this.repo.query(`UPDATE fraud_decisions SET review_outcome = $2, review_note = $3, reviewed_at = now() WHERE id = $1`, [id, outcome, note]);
+    return affected > 0;
+  }
+
+  async count(): Promise<number> {
+    const rows: { n: number }[] = await this.repo.query(`SELECT count(*)::int AS n FROM fraud_decisions`);
+    return Number(rows[0].n);
+  }
+}
+
+function view(r: Record<string, unknown>): StoredDecision {
+  const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
+  return {
+    id: String(r.id),
+    event_id: String(r.event_id),
+    event_type: String(r.event_type),
+    user_id: String(r.user_id),
+    check: r.is_check === true,
+    score: Number(r.score),
+    outcome: String(r.outcome),
+    matched: r.matched,
+    reasons: r.reasons,
+    facts: r.facts,
+    event: r.event,
+    review: r.review_outcome ? { outcome: String(r.review_outcome), note: (r.review_note as string | null) ?? null, reviewed_at: iso(r.reviewed_at) } : null,
+    created_at: iso(r.created_at),
+  };
+}

@@ -1,0 +1,174 @@
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { counter } from '@arbiter/platform';
+import { FactsService, type EvaluationInputs } from '@arbiter/facts';
+import { RuleSetService } from '@arbiter/ruleset';
+import type { EvalError, FactResolver, RuleEvent, RuleMatch, RuleSet } from '@arbiter/rules';
+import { FraudConfig } from './config/fraud-config';
+import { decide, type FraudReason, type MatchedFraudRule } from './decide';
+import { FraudDecisionRepository } from './decisions/fraud-decision.repository';
+import { FRAUD_DOMAIN, isOutcome, type FraudOutcome } from './fraud.constants';
+import { FraudListRepository } from './lists/fraud-list.repository';
+import { FraudSnoozeRepository } from './snoozes/fraud-snooze.repository';
+
+/** The event fraud assesses (the pipeline's event; `id` is needed only to store the decision). */
+export interface FraudEvent {
+  id: string;
+  type: string;
+  user_id: string;
+  source?: string;
+  occurred_at?: string;
+  session_id?: string;
+  payload: Record<string, unknown>;
+}
+
+/** Fraud's answer for one event. `decision_id` is set when it was stored. */
+export interface FraudDecision {
+  outcome: FraudOutcome;
+  score: number;
+  reasons: FraudReason[];
+  matched: MatchedFraudRule[];
+  /** Every fact the fraud rules read, by call (`events_count({"type":"topup","within":600000})`, `user.country`). */
+  facts: Record<string, unknown>;
+  check: boolean;
+  decision_id?: string;
+}
+
+export interface AssessOptions {
+  /** Store the decision (the pipeline and /v1/fraud/check do; the `fraud.*` facts outside the pipeline do not). */
+  store: boolean;
+  /** Flags a stored decision as a check (POST /v1/fraud/check) rather than a pipeline decision. */
+  check?: boolean;
+  /** The call's evaluation inputs when the caller already has them (the pipeline stage). */
+  inputs?: EvaluationInputs;
+}
+
+/** {@link FraudDecision} plus what the stage needs: the live matches (to run their actions) and evaluation errors. */
+export interface FraudAssessment {
+  decision: FraudDecision;
+  live: RuleMatch[];
+  errors: EvalError[];
+}
+
+/** Set while fraud rules are evaluated: a fraud rule reading `fraud.*` would wait for itself. */
+const assessing = new AsyncLocalStorage<true>();
+
+/** Whether the caller runs inside a fraud assessment (the `fraud.*` facts refuse to answer then). */
+export function insideFraudAssessment(): boolean {
+  return assessing.getStore() === true;
+}
+
+/**
+ * The fraud assessment: evaluates the `fraud` rules against an event, then decides (score = sum of
+ * the live matched rules' scores, outcome = the strongest of the thresholds of CONFIG_DIR/fraud.yaml
+ * and the rules' direct outcomes, approve for an allow-listed user, snoozed rules skipped) and
+ * optionally stores the decision with the rules that matched and the facts they read. It never
+ * runs actions and never records the decision in the session: the pipeline stage does both.
+ */
+@Injectable()
+export class FraudService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Fraud');
+  private readonly decisionsCounter = counter({ name: 'arbiter_fraud_decisions_total', help: 'Fraud decisions by outcome and kind (pipeline, check, preview)', labelNames: ['outcome', 'kind'] as const });
+  private readonly matchesCounter = counter({ name: 'arbiter_rule_matches_total', help: 'Rule matches, by rule and domain', labelNames: ['rule', 'domain'] as const });
+
+  constructor(
+    private readonly rules: RuleSetService,
+    private readonly facts: FactsService,
+    private readonly config: FraudConfig,
+    private readonly lists: FraudListRepository,
+    private readonly snoozes: FraudSnoozeRepository,
+    private readonly decisions: FraudDecisionRepository,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.rules.onSwap((snap) => this.vet(snap.ruleSet));
+    this.vet(this.rules.current());
+  }
+
+  /** Assesses `event`; see {@link FraudService}. */
+  async assess(event: FraudEvent, options: AssessOptions): Promise<FraudDecision> {
+    return (await this.run(event, options)).decision;
+  }
+
+  /** {@link assess} with the live matches and evaluation errors (for the pipeline stage). */
+  async run(event: FraudEvent, options: AssessOptions): Promise<FraudAssessment> {
+    const ruleSet = this.rules.current();
+    const inputs = options.inputs ?? (await this.facts.evaluationInputs(event.user_id));
+    const read: Record<string, unknown> = {};
+    const resolver = recording(inputs.resolver, read);
+    const evaluated = await assessing.run(true, () => ruleSet.evaluate(event as RuleEvent, { domain: FRAUD_DOMAIN, resolver, user: inputs.user, now: inputs.now }));
+    const matches = evaluated.matches;
+    // Snoozes and allow lists can change only a decision that has matches: skip both queries otherwise.
+    const [snoozed, allowListed] = matches.length
+      ? await Promise.all([this.snoozes.active(event.user_id, new Date(inputs.now)), this.lists.allowListing(identities(event, inputs.user))])
+      : [undefined, undefined];
+    const decided = decide({ matches, thresholds: this.config.thresholdsFor(event.type), snoozed, allowListed });
+    for (const attr of this.attributesRead(ruleSet, event.type)) read[`user.${attr}`] = inputs.user[attr] ?? null;
+    const decision: FraudDecision = { outcome: decided.outcome, score: decided.score, reasons: decided.reasons, matched: decided.matched, facts: read, check: options.check === true };
+    if (options.store) {
+      decision.decision_id = await this.decisions.insert({
+        id: randomUUID(),
+        eventId: event.id,
+        eventType: event.type,
+        userId: event.user_id,
+        isCheck: options.check === true,
+        score: decision.score,
+        outcome: decision.outcome,
+        matched: decision.matched,
+        reasons: decision.reasons,
+        facts: read,
+        event,
+      });
+    }
+    this.decisionsCounter.inc({ outcome: decision.outcome, kind: options.check ? 'check' : options.store ? 'pipeline' : 'preview' });
+    if (options.store && !options.check) for (const m of decided.matched) this.matchesCounter.inc({ rule: m.rule_id, domain: FRAUD_DOMAIN });
+    const liveIds = new Set(decided.live);
+    return { decision, live: matches.filter((m) => liveIds.has(m.ruleId)), errors: evaluated.errors };
+  }
+
+  private attributesRead(ruleSet: RuleSet, type: string): string[] {
+    return [...new Set(ruleSet.rulesFor(type, FRAUD_DOMAIN).flatMap((r) => r.dependencies.userAttributes))];
+  }
+
+  /**
+   * Fraud rules must not read `fraud.*` (the decision they are computing) and their `outcome` must
+   * be a fraud outcome. The rules lib has no per-domain validation hook, so such rules load; this
+   * says so loudly at every load, and the evaluation treats them safely (the fact fails, the
+   * outcome is ignored and reported in the decision's reasons).
+   */
+  private vet(ruleSet: RuleSet): void {
+    for (const rule of ruleSet.rules) {
+      if (rule.domain !== FRAUD_DOMAIN) continue;
+      const selfRefs = rule.dependencies.facts.filter((f) => f.startsWith('fraud.'));
+      if (selfRefs.length) this.logger.error(`fraud rule "${rule.id}" reads ${selfRefs.join(', ')}: fraud rules cannot read their own decision; those leaves will be false`);
+      const outcome = rule.fields.outcome;
+      if (outcome !== undefined && !isOutcome(outcome)) this.logger.error(`fraud rule "${rule.id}" has outcome ${JSON.stringify(outcome)}: expected approve, review or decline; it will be ignored`);
+    }
+  }
+}
+
+/** Wraps a resolver to note every computed fact it answers (keyed by call), keeping sync answers sync. */
+function recording(inner: FactResolver, read: Record<string, unknown>): FactResolver {
+  return {
+    resolve(fact, args, event) {
+      const key = args && Object.keys(args).length ? `${fact}(${JSON.stringify(args)})` : fact;
+      const value = inner.resolve(fact, args, event);
+      if (value instanceof Promise) {
+        return value.then((v) => {
+          read[key] = v ?? null;
+          return v;
+        });
+      }
+      read[key] = value ?? null;
+      return value;
+    },
+  };
+}
+
+/** The values that can put a user on an allow list: the user id, and the user's email when known. */
+function identities(event: FraudEvent, user: Record<string, unknown>): string[] {
+  const out = [event.user_id];
+  if (typeof user.email === 'string' && user.email) out.push(user.email);
+  return out;
+}

@@ -1,0 +1,33 @@
+import { Injectable } from '@nestjs/common';
+import { PipelineStage, type StageContext, type StageHandler } from '@arbiter/ingestion';
+import { recordDecision } from '@arbiter/session';
+import { FraudService } from './fraud.service';
+
+/**
+ * Fraud's step of the event pipeline, first of all (order 100): assess and store the decision,
+ * run the live matched rules' actions, report matches and actions, and record
+ * `{outcome, score, decision_id, reasons}` as the session's fraud decision — the response's
+ * `fraud` field, and what `fraud.outcome`/`fraud.score` answer for the later stages.
+ */
+@PipelineStage({ domain: 'fraud', order: 100 })
+@Injectable()
+export class FraudStage implements StageHandler {
+  constructor(private readonly fraud: FraudService) {}
+
+  async run(ctx: StageContext): Promise<void> {
+    const { decision, live, errors } = await this.fraud.run(ctx.event, { store: true, inputs: ctx.inputs });
+    const outcomes = live.length ? await ctx.runActions(live) : [];
+    // Report live and shadow matches alike (shadow ones are how a new rule is watched); the
+    // executor skips shadow actions anyway, and only live rules are passed to it.
+    ctx.report(
+      decision.matched.map((m) => ({ ruleId: m.rule_id, domain: 'fraud', priority: 0, actions: [] })),
+      outcomes,
+    );
+    if (errors.length) {
+      const list = (ctx.result.errors ??= []);
+      for (const e of errors) list.push({ fact: (e as { fact?: string }).fact, rule_id: (e as { ruleId?: string }).ruleId, message: e.message });
+    }
+    ctx.result.domains.fraud = { matched: decision.matched, facts: decision.facts };
+    recordDecision('fraud', { outcome: decision.outcome, score: decision.score, decision_id: decision.decision_id, reasons: decision.reasons });
+  }
+}

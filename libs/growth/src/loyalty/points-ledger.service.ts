@@ -1,0 +1,123 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+
+/** A ledger entry as the API shows it. */
+export interface PointsEntry {
+  id: string;
+  user_id: string;
+  amount: number;
+  reason: string | null;
+  source_event_id: string | null;
+  rule_id: string | null;
+  idempotency_key: string;
+  reverses_entry_id: string | null;
+  expires_at: string | null;
+  created_at: string;
+  /** False once `expires_at` has passed: the entry no longer counts in the balance. */
+  live: boolean;
+}
+
+/** What to write for one award. */
+export interface NewAward {
+  userId: string;
+  amount: number;
+  reason?: string | null;
+  sourceEventId: string;
+  ruleId?: string | null;
+  idempotencyKey: string;
+  expiresAt?: Date | null;
+}
+
+const COLUMNS = 'id, user_id, amount, reason, source_event_id, rule_id, idempotency_key, reverses_entry_id, expires_at, created_at';
+
+/**
+ * The points ledger: append-only entries per user, each under a unique idempotency key. An award
+ * or a reversal is one `INSERT ... ON CONFLICT DO NOTHING`, so a replayed event (sync, batch, a
+ * retried job, two processes at once) writes at most once and the caller learns it was a replay.
+ * The balance is the sum of live entries.
+ */
+@Injectable()
+export class PointsLedgerService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Writes the award unless its key is already in the ledger; returns the entry either way. */
+  async award(a: NewAward): Promise<{ entry: PointsEntry; created: boolean }> {
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `INSERT INTO growth_points_entries (user_id, amount, reason, source_event_id, rule_id, idempotency_key, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [a.userId, a.amount, a.reason ?? null, a.sourceEventId, a.ruleId ?? null, a.idempotencyKey, a.expiresAt ? a.expiresAt.toISOString() : null],
+    );
+    if (rows.length) return { entry: view(rows[0]), created: true };
+    const existing: Record<string, unknown>[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM growth_points_entries WHERE idempotency_key = $1`, [a.idempotencyKey]);
+    return { entry: view(existing[0]), created: false };
+  }
+
+  /**
+   * Reverses every award the event `originalEventId` earned this user (a refund). Each reversal
+   * is a negative entry with the original's expiry (so the two leave the balance together), keyed
+   * by the refund event and the original entry; an entry is reversed at most once whichever refund
+   * asks, so a replayed or a second refund changes nothing. Returns the reversals written now.
+   */
+  async reverseEvent(userId: string, originalEventId: string, refundEventId: string): Promise<PointsEntry[]> {
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `INSERT INTO growth_points_entries (user_id, amount, reason, source_event_id, rule_id, idempotency_key, reverses_entry_id, expires_at)
+       SELECT e.user_id, -e.amount, 'refund of ' || e.source_event_id, $3::text, e.rule_id, 'refund/' || $3::text || '/' || e.id, e.id, e.expires_at
+       FROM growth_points_entries e
+       WHERE e.user_id = $1::text AND e.source_event_id = $2::text AND e.amount > 0 AND e.reverses_entry_id IS NULL
+       ORDER BY e.id
+       ON CONFLICT DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [userId, originalEventId, refundEventId],
+    );
+    return rows.map(view);
+  }
+
+  /** Sum of the user's live entries. */
+  async balance(userId: string): Promise<number> {
+    const rows: { b: string | number }[] = await this.dataSource.query(
+      `SELECT COALESCE(sum(amount), 0) AS b FROM growth_points_entries WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > now())`,
+      [userId],
+    );
+    return Number(rows[0]?.b ?? 0);
+  }
+
+  /** The user's entries, newest first. */
+  async entries(userId: string, limit: number, offset: number): Promise<{ items: PointsEntry[]; total: number }> {
+    const [rows, count] = await Promise.all([
+      this.dataSource.query(`SELECT ${COLUMNS} FROM growth_points_entries WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, [userId, limit, offset]) as Promise<Record<string, unknown>[]>,
+      this.dataSource.query('SELECT count(*)::int AS n FROM growth_points_entries WHERE user_id = $1', [userId]) as Promise<{ n: number }[]>,
+    ]);
+    return { items: rows.map(view), total: Number(count[0]?.n ?? 0) };
+  }
+
+  /** Erases the user's ledger (with the user, for the right to be forgotten). */
+  async eraseUser(userId: string): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query('WITH d AS (DELETE FROM growth_points_entries WHERE user_id = $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [userId]);
+    return Number(rows[0]?.n ?? 0);
+  }
+}
+
+function iso(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return (v instanceof Date ? v : new Date(String(v))).toISOString();
+}
+
+function view(r: Record<string, unknown>): PointsEntry {
+  const expires = iso(r.expires_at);
+  return {
+    id: String(r.id),
+    user_id: String(r.user_id),
+    amount: Number(r.amount),
+    reason: (r.reason as string | null) ?? null,
+    source_event_id: (r.source_event_id as string | null) ?? null,
+    rule_id: (r.rule_id as string | null) ?? null,
+    idempotency_key: String(r.idempotency_key),
+    reverses_entry_id: r.reverses_entry_id === null || r.reverses_entry_id === undefined ? null : String(r.reverses_entry_id),
+    expires_at: expires,
+    created_at: iso(r.created_at)!,
+    live: expires === null || Date.parse(expires) > Date.now(),
+  };
+}

@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { PointsLedgerService } from '@arbiter/growth';
+import { bootApi, configDir, runnable, type Mode, type TestApp } from './support/harness';
+
+// The shipped growth rules (with the loyalty example `high_value_food`), plus a rule whose points
+// formula can fail, to show a failed award is reported and writes nothing.
+const SHIPPED = readFileSync(join(__dirname, '..', 'configs', 'rules', 'growth.yaml'), 'utf8');
+const EXTRA = `
+rules:
+  - id: topup_bonus
+    domain: growth
+    on: topup
+    when: payload.method == "promo"
+    then:
+      - action: reward_points
+        params: { points: 10, reason: promo top-up, expiry_days: 30 }
+      - action: reward_points
+        params: { points_formula: "payload.amount / 0" }
+`;
+
+async function waitFor<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (done(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth loyalty on %s', (mode) => {
+  let t: TestApp;
+  let cfg: Awaited<ReturnType<typeof configDir>>;
+  let ds: DataSource;
+  beforeAll(async () => {
+    cfg = await configDir({ rules: { 'growth.yaml': SHIPPED, 'extra.yaml': EXTRA } });
+    t = await bootApi(mode, { CONFIG_DIR: cfg.dir });
+    ds = t.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await cfg?.cleanup();
+  });
+
+  const post = (url: string, payload: unknown) => t.inject({ method: 'POST', url, payload: payload as object });
+  const balance = async (user: string) => (await t.inject({ method: 'GET', url: `/v1/growth/users/${user}/points` })).json().balance;
+  const entries = async (user: string, query = '') => (await t.inject({ method: 'GET', url: `/v1/growth/users/${user}/points/entries${query}` })).json();
+
+  it('awards 75 points for the seed example through POST /v1/events, and says so', async () => {
+    const res = await post('/v1/events', { id: 'food-1', type: 'transaction', user_id: 'alice', payload: { amount: 1500, category: 'food' } });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.matched).toContainEqual({ rule_id: 'high_value_food', domain: 'growth' });
+    expect(body.actions).toContainEqual(
+      expect.objectContaining({ rule_id: 'high_value_food', action: 'reward_points', status: 'succeeded', result: expect.objectContaining({ user_id: 'alice', points: 75, reason: 'high value food purchase', replayed: false }) }),
+    );
+    expect(body.domains.growth).toMatchObject({ points_awarded: 75, points_reversed: 0 });
+    expect(await balance('alice')).toBe(75);
+    const ledger = await entries('alice');
+    expect(ledger).toMatchObject({ user_id: 'alice', total: 1 });
+    expect(ledger.items[0]).toMatchObject({ amount: 75, source_event_id: 'food-1', rule_id: 'high_value_food', idempotency_key: 'food-1/high_value_food/0', expires_at: null, live: true });
+  });
+
+  it('does not award below the threshold or outside food', async () => {
+    for (const [id, payload] of [['food-edge', { amount: 1000, category: 'food' }], ['tv', { amount: 5000, category: 'electronics' }]] as const) {
+      const res = await post('/v1/events', { id, type: 'transaction', user_id: 'bob', payload });
+      expect(res.json().domains.growth.points_awarded).toBe(0);
+    }
+    expect(await balance('bob')).toBe(0);
+    expect((await entries('bob')).total).toBe(0);
+  });
+
+  it('never awards twice for a replayed event', async () => {
+    const again = await post('/v1/events', { id: 'food-1', type: 'transaction', user_id: 'alice', payload: { amount: 1500, category: 'food' } });
+    expect(again.json()).toMatchObject({ duplicate: true, domains: { growth: { points_awarded: 75 } } });
+    expect(await balance('alice')).toBe(75);
+    expect((await entries('alice')).total).toBe(1);
+  });
+
+  it('keeps one ledger entry per idempotency key under concurrent writes', async () => {
+    const ledger = t.app.get(PointsLedgerService);
+    const award = { userId: 'carol', amount: 5, sourceEventId: 'x-1', ruleId: 'r', idempotencyKey: 'x-1/r/0' };
+    const results = await Promise.all(Array.from({ length: 6 }, () => ledger.award(award)));
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.entry.id)).size).toBe(1);
+    expect(await balance('carol')).toBe(5);
+  });
+
+  it('awards through the batch endpoint once, and a re-sent batch changes nothing', async () => {
+    const events = [
+      { id: 'b-food-1', type: 'transaction', user_id: 'dave', payload: { amount: 1500, category: 'food' } },
+      { id: 'b-food-2', type: 'transaction', user_id: 'dave', payload: { amount: 3000, category: 'food' } },
+      { id: 'b-food-3', type: 'transaction', user_id: 'dave', payload: { amount: 500, category: 'food' } },
+    ];
+    const first = await post('/v1/events/batch', { events });
+    expect(first.statusCode).toBe(202);
+    const status = await waitFor(
+      async () => (await t.inject({ method: 'GET', url: `/v1/events/batch/${first.json().batch_id}` })).json(),
+      (s) => s.done === 3,
+    );
+    expect(status).toMatchObject({ done: 3, failed: 0 });
+    expect(await balance('dave')).toBe(225);
+    const outcome = (await t.inject({ method: 'GET', url: '/v1/events/b-food-1' })).json();
+    expect(JSON.stringify(outcome)).toContain('"points_awarded":75');
+
+    const resent = await post('/v1/events/batch', { events });
+    expect(resent.statusCode).toBe(202);
+    const again = await waitFor(
+      async () => (await t.inject({ method: 'GET', url: `/v1/events/batch/${resent.json().batch_id}` })).json(),
+      (s) => s.queued === 0,
+    );
+    expect(again).toMatchObject({ duplicate: 3, done: 0 });
+    expect(await balance('dave')).toBe(225);
+    expect((await entries('dave')).total).toBe(2);
+  });
+
+  it('reverses the points of the refunded event, once', async () => {
+    await post('/v1/events', { id: 'food-2', type: 'transaction', user_id: 'erin', payload: { amount: 2000, category: 'food' } });
+    await post('/v1/events', { id: 'food-3', type: 'transaction', user_id: 'erin', payload: { amount: 1200, category: 'food' } });
+    expect(await balance('erin')).toBe(160);
+    const refund = await post('/v1/events', { id: 'refund-1', type: 'refund', user_id: 'erin', payload: { order_id: 'o-2', amount: 2000, original_event_id: 'food-2' } });
+    expect(refund.statusCode).toBe(200);
+    expect(refund.json().domains.growth).toMatchObject({ points_reversed: 100 });
+    expect(await balance('erin')).toBe(60);
+    // A second refund of the same event, and a replay of the first: nothing more is taken back.
+    const second = await post('/v1/events', { id: 'refund-2', type: 'refund', user_id: 'erin', payload: { order_id: 'o-2', original_event_id: 'food-2' } });
+    expect(second.json().domains.growth.points_reversed).toBe(0);
+    await post('/v1/events', { id: 'refund-1', type: 'refund', user_id: 'erin', payload: { order_id: 'o-2', amount: 2000, original_event_id: 'food-2' } });
+    expect(await balance('erin')).toBe(60);
+    const ledger = await entries('erin');
+    expect(ledger.total).toBe(3);
+    const reversal = ledger.items.find((e: { amount: number }) => e.amount < 0);
+    expect(reversal).toMatchObject({ amount: -100, source_event_id: 'refund-1', reverses_entry_id: ledger.items.find((e: { source_event_id: string }) => e.source_event_id === 'food-2').id });
+    // Another user's refund naming erin's event takes nothing from erin.
+    await post('/v1/events', { id: 'refund-x', type: 'refund', user_id: 'mallory', payload: { original_event_id: 'food-3' } });
+    expect(await balance('erin')).toBe(60);
+  });
+
+  it('records expiry, and reports a formula that cannot be computed as a failed action that writes nothing', async () => {
+    const res = await post('/v1/events', { id: 'topup-1', type: 'topup', user_id: 'frank', payload: { amount: 50, method: 'promo' } });
+    const actions = res.json().actions.filter((a: { rule_id: string }) => a.rule_id === 'topup_bonus');
+    expect(actions[0]).toMatchObject({ status: 'succeeded', result: { points: 10 } });
+    expect(actions[1]).toMatchObject({ status: 'failed', error: { code: 'INVALID_POINTS' } });
+    const [entry] = (await entries('frank')).items;
+    const days = (Date.parse(entry.expires_at) - Date.parse(entry.created_at)) / 86_400_000;
+    expect(days).toBeGreaterThan(29.9);
+    expect(days).toBeLessThan(30.1);
+    expect(await balance('frank')).toBe(10);
+    // Expired entries stop counting.
+    await ds.query(`UPDATE growth_points_entries SET expires_at = now() - interval '1 second' WHERE user_id = 'frank'`);
+    expect(await balance('frank')).toBe(0);
+    expect((await entries('frank')).items[0].live).toBe(false);
+  });
+
+  it('pages the ledger and refuses bad paging with a 400 naming the field', async () => {
+    const page = await entries('erin', '?limit=2&offset=1');
+    expect(page).toMatchObject({ limit: 2, offset: 1, total: 3 });
+    expect(page.items).toHaveLength(2);
+    const bad = await t.inject({ method: 'GET', url: '/v1/growth/users/erin/points/entries?limit=0' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.details.errors[0].path).toBe('limit');
+  });
+});
