@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
+import { Coalescer } from '@arbiter/platform';
 import { FraudDecisionEntity } from '../entities/fraud.entities';
 
 export interface NewDecision {
@@ -48,6 +49,9 @@ const COLUMNS = `id, seq, event_id, event_type, user_id, is_check, score, outcom
 /** The decisions' one I/O boundary. */
 @Injectable()
 export class FraudDecisionRepository {
+  /** Pipeline decisions of concurrent events share one multi-row INSERT (one round trip, one commit). */
+  private readonly inserts = new Coalescer<NewDecision, string>((ds) => this.insertMany(ds));
+
   constructor(@InjectRepository(FraudDecisionEntity) private readonly repo: Repository<FraudDecisionEntity>) {}
 
   /**
@@ -55,17 +59,48 @@ export class FraudDecisionRepository {
    * (the event was replayed after a crash) keeps the first: its id is returned.
    */
   async insert(d: NewDecision): Promise<string> {
-    const params = [d.id, d.eventId, d.eventType, d.userId, d.isCheck, d.score, d.outcome, JSON.stringify(d.matched), JSON.stringify(d.reasons), JSON.stringify(d.facts), JSON.stringify(d.event)];
-    const sql = `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
     if (d.isCheck) {
-      await this.repo.query(sql, params);
+      const params = [d.id, d.eventId, d.eventType, d.userId, d.isCheck, d.score, d.outcome, JSON.stringify(d.matched), JSON.stringify(d.reasons), JSON.stringify(d.facts), JSON.stringify(d.event)];
+      await this.repo.query(
+        `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        params,
+      );
       return d.id;
     }
-    const rows: { id: string }[] = await this.repo.query(`${sql} ON CONFLICT (event_id) WHERE NOT is_check DO NOTHING RETURNING id`, params);
-    if (rows.length) return d.id;
-    const existing: { id: string }[] = await this.repo.query(`SELECT id FROM fraud_decisions WHERE event_id = $1 AND NOT is_check`, [d.eventId]);
-    return existing[0]?.id ?? d.id;
+    return this.inserts.submit(d);
+  }
+
+  private async insertMany(ds: NewDecision[]): Promise<string[]> {
+    const col = <T>(f: (d: NewDecision) => T) => ds.map(f);
+    const rows: { id: string; event_id: string }[] = await this.repo.query(
+      `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
+       SELECT id::uuid, event_id, event_type, user_id, false, score, outcome, matched::jsonb, reasons::jsonb, facts::jsonb, event::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+         AS d(id, event_id, event_type, user_id, score, outcome, matched, reasons, facts, event)
+       ON CONFLICT (event_id) WHERE NOT is_check DO NOTHING
+       RETURNING id, event_id`,
+      [
+        col((d) => d.id),
+        col((d) => d.eventId),
+        col((d) => d.eventType),
+        col((d) => d.userId),
+        col((d) => d.score),
+        col((d) => d.outcome),
+        col((d) => JSON.stringify(d.matched)),
+        col((d) => JSON.stringify(d.reasons)),
+        col((d) => JSON.stringify(d.facts)),
+        col((d) => JSON.stringify(d.event)),
+      ],
+    );
+    const inserted = new Map(rows.map((r) => [r.event_id, String(r.id)]));
+    const missing = ds.filter((d) => !inserted.has(d.eventId)).map((d) => d.eventId);
+    if (missing.length) {
+      // A replayed event keeps its first decision.
+      const existing: { id: string; event_id: string }[] = await this.repo.query(`SELECT id, event_id FROM fraud_decisions WHERE event_id = ANY($1::text[]) AND NOT is_check`, [missing]);
+      for (const e of existing) inserted.set(e.event_id, String(e.id));
+    }
+    return ds.map((d) => inserted.get(d.eventId) ?? d.id);
   }
 
   async find(id: string): Promise<StoredDecision | undefined> {
