@@ -58,6 +58,13 @@ describe('platform (embedded defaults, the real app)', () => {
     const json = await t.inject({ method: 'GET', url: '/docs/json' });
     expect(json.statusCode).toBe(200);
     expect(json.json().paths).toHaveProperty(['/readyz']);
+    // Every endpoint is described: a summary and a tag each.
+    const undocumented: string[] = [];
+    for (const [path, ops] of Object.entries(json.json().paths as Record<string, Record<string, { summary?: string; tags?: string[] }>>)) {
+      for (const [method, op] of Object.entries(ops)) if (!op.summary || !op.tags?.length) undocumented.push(`${method.toUpperCase()} ${path}`);
+    }
+    expect(undocumented).toEqual([]);
+    expect(Object.keys(json.json().paths).length).toBeGreaterThan(40);
     const ui = await t.inject({ method: 'GET', url: '/docs' });
     expect(ui.statusCode).toBe(200);
     expect(ui.body).toContain('swagger');

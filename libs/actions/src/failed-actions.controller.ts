@@ -1,3 +1,4 @@
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { NotFoundError, QueueService, RequireScope, ValidationError } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
@@ -32,6 +33,8 @@ export function logEntryView(e: ActionLogEntry) {
  * Deferred actions that used up their retries, for operators: list them, and send one back to the
  * queue with a fresh set of attempts once the cause is fixed.
  */
+@ApiTags('actions')
+@ApiBearerAuth()
 @Controller('v1/actions')
 @RequireScope('admin')
 export class FailedActionsController {
@@ -43,11 +46,13 @@ export class FailedActionsController {
   ) {}
 
   /** Every registered action with its params, mode and retry policy. */
+  @ApiOperation({ summary: 'Every registered action with its params, mode and retry policy' })
   @Get()
   list() {
     return { items: this.registry.list().map((a) => ({ name: a.name, mode: a.mode, params: a.params, retry: a.retry, description: a.description ?? null })) };
   }
 
+  @ApiOperation({ summary: 'Deferred executions that used up their retries, newest first (?limit=&before=)' })
   @Get('failed')
   async failed(@Query('limit') limitRaw?: string, @Query('before') before?: string) {
     const limit = limitRaw === undefined ? 50 : Number(limitRaw);
@@ -59,6 +64,7 @@ export class FailedActionsController {
     return { items: rows.map(logEntryView), next: rows.length === limit ? rows[rows.length - 1].id : null };
   }
 
+  @ApiOperation({ summary: 'Send a failed deferred execution back to the queue with a fresh set of attempts' })
   @Post('failed/:id/retry')
   @HttpCode(202)
   async retry(@Param('id') id: string) {

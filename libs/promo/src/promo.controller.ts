@@ -92,6 +92,7 @@ export class PromoController {
 
   @Get('redemptions/:id')
   @RequireScope('read')
+  @ApiOperation({ summary: 'One redemption: code, campaign, user, order, discount, status, what it consumed' })
   getRedemption(@Param('id') id: string) {
     return this.redemptions.find(id);
   }

@@ -1,0 +1,115 @@
+import { Queue, Worker } from 'bullmq';
+import { join } from 'node:path';
+import { benchConfigDir, fmt, freePort, freshDatabase, start, table, waitFor } from './support';
+import { generatedRules, transaction } from './http.bench';
+
+/**
+ * Batch ingestion: N events through `POST /v1/events/batch` (1,000 per request) on PostgreSQL +
+ * Redis, timed from the first request to the last event processed, side by side with raw BullMQ on
+ * the same Redis (`addBulk` of the same bodies, a Worker that does nothing). One process each, the
+ * service with its workers in-process.
+ */
+const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function redisConnection() {
+  const u = new URL(REDIS);
+  return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
+}
+
+async function rawBullmq(n: number, concurrency: number): Promise<number> {
+  const prefix = `benchraw${Date.now().toString(36)}`;
+  const queue = new Queue('events', { connection: redisConnection(), prefix });
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const worker = new Worker('events', async () => undefined, { connection: redisConnection(), prefix, concurrency });
+  worker.on('completed', () => {
+    if (++done === n) finish();
+  });
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < n; i += 1000) {
+    const chunk = Array.from({ length: Math.min(1000, n - i) }, () => {
+      const e = transaction();
+      return { name: 'transaction', data: { event: e }, opts: { jobId: String(e.id), removeOnComplete: true } };
+    });
+    await queue.addBulk(chunk);
+  }
+  await finished;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await worker.close();
+  await queue.obliterate({ force: true }).catch(() => undefined);
+  await queue.close();
+  return n / seconds;
+}
+
+async function arbiter(n: number, concurrency: number): Promise<{ rate: number; accepted: number }> {
+  const db = await freshDatabase();
+  const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
+  const port = await freePort();
+  const api = start(join(__dirname, '..', 'apps/api/src/main.js'), {
+    PORT: String(port),
+    DATABASE_URL: db.url,
+    REDIS_URL: REDIS,
+    QUEUE_PREFIX: `bench${Date.now().toString(36)}`,
+    CONFIG_DIR: config.dir,
+    LOG_LEVEL: 'warn',
+    EVENT_CONCURRENCY: String(concurrency),
+    QUEUE_MAX_DEPTH: String(Math.max(100_000, n * 2)),
+  });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(`${base}/readyz`, api);
+    const started = process.hrtime.bigint();
+    const batches: string[] = [];
+    const requests = Math.ceil(n / 1000);
+    // Four clients posting at once, like several producers would.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < requests) {
+          next++;
+          const events = Array.from({ length: 1000 }, () => transaction());
+          const res = await fetch(`${base}/v1/events/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+          if (res.status !== 202) throw new Error(`batch refused: ${res.status} ${await res.text()}`);
+          batches.push(((await res.json()) as { batch_id: string }).batch_id);
+        }
+      }),
+    );
+    let remaining = [...batches];
+    while (remaining.length) {
+      const statuses = await Promise.all(remaining.map((id) => fetch(`${base}/v1/events/batch/${id}`).then((r) => r.json() as Promise<{ batch_id: string; queued: number; failed: number }>)));
+      if (statuses.some((s) => s.failed > 0)) throw new Error('events failed during the benchmark');
+      remaining = statuses.filter((s) => s.queued > 0).map((s) => s.batch_id);
+      if (remaining.length) await new Promise((r) => setTimeout(r, 200));
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return { rate: (batches.length * 1000) / seconds, accepted: batches.length * 1000 };
+  } finally {
+    await api.stop();
+    await config.cleanup();
+    await db.drop();
+  }
+}
+
+export async function runBatchBench({ quick }: { quick: boolean }): Promise<string> {
+  const n = quick ? 10_000 : 100_000;
+  const concurrency = 32;
+  const raw = await rawBullmq(n, concurrency);
+  const ours = await arbiter(n, concurrency);
+  const out = table(
+    ['Pipeline', 'events', 'events/s end to end', 'vs raw BullMQ'],
+    [
+      ['raw BullMQ: addBulk + Worker doing nothing', fmt(n), fmt(raw), '100%'],
+      ['Arbiter: POST /v1/events/batch, full pipeline, PostgreSQL + Redis', fmt(ours.accepted), fmt(ours.rate), `${fmt((100 * ours.rate) / raw)}%`],
+    ],
+  );
+  console.log(out);
+  return `${out}\n\nBoth on the same Redis, worker concurrency ${concurrency}, one process each; Arbiter's events run the whole pipeline (event log, ${100} generated rules plus the examples over three domains, results stored). Target: at least 50% of raw BullMQ.\n`;
+}
+
+if (require.main === module) {
+  runBatchBench({ quick: process.argv.includes('--quick') }).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,130 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import autocannon from 'autocannon';
+
+/** Shared helpers of the benchmarks: child processes, free ports, load runs, tables. */
+
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => ok(port));
+    });
+    server.on('error', fail);
+  });
+}
+
+export interface Child {
+  proc: ChildProcess;
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+export function start(script: string, env: Record<string, string>): Child {
+  const proc = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  proc.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  const exited = new Promise<number | null>((ok) => proc.on('exit', (code) => ok(code)));
+  return {
+    proc,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+export async function waitFor(url: string, child: Child, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.proc.exitCode !== null) throw new Error(`process exited early:\n${child.output()}`);
+    const res = await fetch(url).catch(() => undefined);
+    if (res?.ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} not ready in time:\n${child.output()}`);
+}
+
+export interface LoadResult {
+  requestsPerSec: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+/**
+ * Runs autocannon against `url` with a body made fresh for every request (unique event ids, so
+ * nothing is answered from the idempotency cache). `rate` caps the overall requests per second.
+ */
+export async function load(url: string, opts: { body: () => unknown; connections?: number; seconds?: number; rate?: number; headers?: Record<string, string> }): Promise<LoadResult> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections: opts.connections ?? 100,
+    duration: opts.seconds ?? 10,
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
+    headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
+    requests: [
+      {
+        setupRequest: (req: Record<string, unknown>) => ({ ...req, body: JSON.stringify(opts.body()) }),
+      },
+    ],
+  });
+  return {
+    requestsPerSec: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** A fresh database on the local PostgreSQL for one benchmark run (dropped by `drop`). */
+export async function freshDatabase(adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test') {
+  const { Client } = await import('pg');
+  const name = `arbiter_bench_${Date.now().toString(36)}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** A private CONFIG_DIR: the shipped events.yaml, facts.yaml and rules, plus generated rule files. */
+export async function benchConfigDir(extraRules: Record<string, string>): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const { cp, mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'arbiter-bench-'));
+  const shipped = join(__dirname, '..', '..', 'configs');
+  await cp(shipped, dir, { recursive: true });
+  for (const [name, text] of Object.entries(extraRules)) await writeFile(join(dir, 'rules', name), text);
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
