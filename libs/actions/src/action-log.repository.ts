@@ -1,8 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import { In, type Repository } from 'typeorm';
+import { Coalescer } from '@arbiter/platform';
 import type { ActionEvent, ActionMode } from './action.interfaces';
 import { ActionLogEntry, type ActionStatus } from './action-log.entity';
+
+export type Claim = { claimed: true; id: string } | { claimed: false; existing: ActionLogEntry };
+
+export interface StatusChange {
+  status: ActionStatus;
+  result?: unknown;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+  attempts?: number;
+}
 
 export interface NewLogEntry {
   idempotencyKey: string;
@@ -24,21 +35,52 @@ export interface NewLogEntry {
  */
 @Injectable()
 export class ActionLogRepository {
+  // Claims and completions of concurrent executions are group-committed: one statement each way.
+  private readonly claims = new Coalescer<NewLogEntry, Claim>((entries) => this.claimMany(entries));
+  private readonly updates = new Coalescer<{ key: string; change: StatusChange }, void>((items) => this.updateMany(items));
+
   constructor(@InjectRepository(ActionLogEntry) private readonly repo: Repository<ActionLogEntry>) {}
 
   /** Inserts the entry; returns `{claimed: true}` when this call created it, else the existing row. */
-  async claim(entry: NewLogEntry): Promise<{ claimed: true; id: string } | { claimed: false; existing: ActionLogEntry }> {
-    const rows: { id: string }[] = await this.repo.query(
+  claim(entry: NewLogEntry): Promise<Claim> {
+    return this.claims.submit(entry);
+  }
+
+  private async claimMany(entries: NewLogEntry[]): Promise<Claim[]> {
+    const col = <T>(f: (e: NewLogEntry) => T) => entries.map(f);
+    const rows: { id: string; idempotency_key: string }[] = await this.repo.query(
       `INSERT INTO action_log (idempotency_key, event_id, rule_id, domain, action_index, action, mode, status, params, event)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       SELECT k, e, r, d, i, a, m, s, p::jsonb, ev::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) AS x(k, e, r, d, i, a, m, s, p, ev)
        ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING id`,
-      [entry.idempotencyKey, entry.eventId, entry.ruleId, entry.domain, entry.actionIndex, entry.action, entry.mode, entry.status, JSON.stringify(entry.params), JSON.stringify(entry.event)],
+       RETURNING id, idempotency_key`,
+      [
+        col((e) => e.idempotencyKey),
+        col((e) => e.eventId),
+        col((e) => e.ruleId),
+        col((e) => e.domain),
+        col((e) => e.actionIndex),
+        col((e) => e.action),
+        col((e) => e.mode),
+        col((e) => e.status),
+        col((e) => JSON.stringify(e.params)),
+        col((e) => JSON.stringify(e.event)),
+      ],
     );
-    if (rows.length) return { claimed: true, id: String(rows[0].id) };
-    const existing = await this.byKey(entry.idempotencyKey);
-    if (!existing) throw new Error(`action log entry ${entry.idempotencyKey} vanished during claim`);
-    return { claimed: false, existing };
+    const claimed = new Map(rows.map((r) => [r.idempotency_key, String(r.id)]));
+    const others = entries.filter((e) => !claimed.has(e.idempotencyKey)).map((e) => e.idempotencyKey);
+    const existing = others.length ? new Map((await this.repo.find({ where: { idempotencyKey: In(others) } })).map((r) => [r.idempotencyKey, r])) : new Map<string, ActionLogEntry>();
+    return entries.map((e): Claim => {
+      // One key twice in a batch: the first submission holds the claim.
+      const id = claimed.get(e.idempotencyKey);
+      if (id !== undefined) {
+        claimed.delete(e.idempotencyKey);
+        return { claimed: true, id };
+      }
+      const found = existing.get(e.idempotencyKey);
+      if (!found) throw new Error(`action log entry ${e.idempotencyKey} vanished during claim`);
+      return { claimed: false, existing: found };
+    });
   }
 
   byKey(idempotencyKey: string): Promise<ActionLogEntry | null> {
@@ -49,13 +91,30 @@ export class ActionLogRepository {
     return /^\d{1,18}$/.test(id) ? this.repo.findOne({ where: { id } }) : Promise.resolve(null);
   }
 
-  async update(idempotencyKey: string, change: { status: ActionStatus; result?: unknown; errorCode?: string | null; errorMessage?: string | null; attempts?: number }): Promise<void> {
+  update(idempotencyKey: string, change: StatusChange): Promise<void> {
+    return this.updates.submit({ key: idempotencyKey, change });
+  }
+
+  private async updateMany(items: { key: string; change: StatusChange }[]): Promise<void[]> {
+    // An entry's later change wins when one group holds two for the same key.
+    const last = [...new Map(items.map((i) => [i.key, i.change])).entries()];
     await this.repo.query(
-      `UPDATE action_log SET status = $2, result = COALESCE($3::jsonb, result), error_code = $4, error_message = $5,
-              attempts = COALESCE($6, attempts), updated_at = now()
-       WHERE idempotency_key = $1`,
-      [idempotencyKey, change.status, change.result === undefined ? null : JSON.stringify(change.result), change.errorCode ?? null, change.errorMessage ?? null, change.attempts ?? null],
+      `WITH u AS (
+         UPDATE action_log a SET status = x.status, result = COALESCE(x.result::jsonb, a.result), error_code = x.error_code,
+                error_message = x.error_message, attempts = COALESCE(x.attempts, a.attempts), updated_at = now()
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[]) AS x(key, status, result, error_code, error_message, attempts)
+         WHERE a.idempotency_key = x.key RETURNING 1)
+       SELECT count(*) FROM u`,
+      [
+        last.map(([k]) => k),
+        last.map(([, c]) => c.status),
+        last.map(([, c]) => (c.result === undefined ? null : JSON.stringify(c.result))),
+        last.map(([, c]) => c.errorCode ?? null),
+        last.map(([, c]) => c.errorMessage ?? null),
+        last.map(([, c]) => c.attempts ?? null),
+      ],
     );
+    return items.map(() => undefined);
   }
 
   /**

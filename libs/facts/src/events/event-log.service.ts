@@ -24,6 +24,15 @@ export interface StoredEvent {
   payload: Record<string, unknown>;
 }
 
+interface WindowQuery {
+  kind: 'count' | 'sum' | 'distinct' | 'last';
+  userId: string;
+  type: string;
+  /** Dotted payload path (sum, distinct); empty otherwise. */
+  field: string;
+  since: string;
+}
+
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 /**
@@ -37,6 +46,7 @@ const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 export class EventLogService {
   /** Appends from concurrent calls share one multi-row INSERT (one round trip, one commit). */
   private readonly appends = new Coalescer<NewEvent, string | undefined>((events) => this.insertMany(events));
+  private readonly windows = new Coalescer<WindowQuery, number | null>((queries) => this.windowMany(queries));
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
@@ -114,37 +124,48 @@ export class EventLogService {
 
   /** How many events of `type` the user has had since `since` (epoch ms; all time when omitted). */
   async count(userId: string, type: string, since?: number): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query(
-      'SELECT count(*)::int AS n FROM events WHERE user_id = $1 AND type = $2 AND occurred_at >= $3',
-      [userId, type, sinceParam(since)],
-    );
-    return Number(rows[0]?.n ?? 0);
+    return Number((await this.windows.submit({ kind: 'count', userId, type, field: '', since: sinceParam(since) })) ?? 0);
   }
 
   /** Sum of the numeric payload field `field` (dotted path) over the window; non-numbers count as 0. */
   async sum(userId: string, type: string, field: string, since?: number): Promise<number> {
-    const rows: { s: number | string }[] = await this.dataSource.query(
-      `SELECT COALESCE(sum(CASE WHEN jsonb_typeof(payload #> $3::text[]) = 'number' THEN (payload #>> $3::text[])::float8 END), 0)::float8 AS s
-       FROM events WHERE user_id = $1 AND type = $2 AND occurred_at >= $4`,
-      [userId, type, fieldPath(field), sinceParam(since)],
-    );
-    return Number(rows[0]?.s ?? 0);
+    fieldPath(field);
+    return Number((await this.windows.submit({ kind: 'sum', userId, type, field, since: sinceParam(since) })) ?? 0);
   }
 
   /** How many distinct values the payload field `field` took over the window (missing/null not counted). */
   async distinct(userId: string, type: string, field: string, since?: number): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query(
-      `SELECT count(DISTINCT payload #> $3::text[])::int AS n
-       FROM events WHERE user_id = $1 AND type = $2 AND occurred_at >= $4 AND jsonb_typeof(payload #> $3::text[]) IS DISTINCT FROM 'null'`,
-      [userId, type, fieldPath(field), sinceParam(since)],
-    );
-    return Number(rows[0]?.n ?? 0);
+    fieldPath(field);
+    return Number((await this.windows.submit({ kind: 'distinct', userId, type, field, since: sinceParam(since) })) ?? 0);
   }
 
   /** When the user's latest event of `type` occurred (epoch ms), or undefined when never. */
   async lastAt(userId: string, type: string): Promise<number | undefined> {
-    const rows: { t: unknown }[] = await this.dataSource.query('SELECT max(occurred_at) AS t FROM events WHERE user_id = $1 AND type = $2', [userId, type]);
-    return toMs(rows[0]?.t);
+    const v = await this.windows.submit({ kind: 'last', userId, type, field: '', since: '-infinity' });
+    return v === null ? undefined : Number(v);
+  }
+
+  /**
+   * The window aggregates of concurrent calls, one indexed range scan each, in one statement: a
+   * fact asked by many sessions at once costs one round trip, not one per session.
+   */
+  private async windowMany(queries: WindowQuery[]): Promise<(number | null)[]> {
+    const rows: { i: string; v: number | string | null }[] = await this.dataSource.query(
+      `SELECT q.i, CASE q.k
+         WHEN 'count' THEN (SELECT count(*)::float8 FROM events e WHERE e.user_id = q.u AND e.type = q.t AND e.occurred_at >= q.s)
+         WHEN 'sum' THEN (SELECT COALESCE(sum(CASE WHEN jsonb_typeof(e.payload #> string_to_array(q.f, '.')) = 'number'
+                                                 THEN (e.payload #>> string_to_array(q.f, '.'))::float8 END), 0)::float8
+                          FROM events e WHERE e.user_id = q.u AND e.type = q.t AND e.occurred_at >= q.s)
+         WHEN 'distinct' THEN (SELECT count(DISTINCT e.payload #> string_to_array(q.f, '.'))::float8 FROM events e
+                               WHERE e.user_id = q.u AND e.type = q.t AND e.occurred_at >= q.s
+                                 AND jsonb_typeof(e.payload #> string_to_array(q.f, '.')) IS DISTINCT FROM 'null')
+         WHEN 'last' THEN (SELECT (extract(epoch FROM max(e.occurred_at)) * 1000)::float8 FROM events e WHERE e.user_id = q.u AND e.type = q.t)
+       END AS v
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY AS q(k, u, t, f, s, i)`,
+      [queries.map((q) => q.kind), queries.map((q) => q.userId), queries.map((q) => q.type), queries.map((q) => q.field), queries.map((q) => q.since)],
+    );
+    const byIndex = new Map(rows.map((r) => [Number(r.i), r.v === null ? null : Number(r.v)]));
+    return queries.map((_, i) => byIndex.get(i + 1) ?? null);
   }
 
   /** The earlier of the user's first event and the user's creation (epoch ms), or undefined when unknown. */

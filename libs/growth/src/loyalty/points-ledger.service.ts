@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { Coalescer } from '@arbiter/platform';
 
 /** A ledger entry as the API shows it. */
 export interface PointsEntry {
@@ -39,20 +40,50 @@ const COLUMNS = 'id, user_id, amount, reason, source_event_id, rule_id, idempote
  */
 @Injectable()
 export class PointsLedgerService {
+  /** Awards of concurrent events are written by one statement (one round trip, one commit). */
+  private readonly awards = new Coalescer<NewAward, { entry: PointsEntry; created: boolean }>((as) => this.awardMany(as));
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Writes the award unless its key is already in the ledger; returns the entry either way. */
-  async award(a: NewAward): Promise<{ entry: PointsEntry; created: boolean }> {
+  award(a: NewAward): Promise<{ entry: PointsEntry; created: boolean }> {
+    return this.awards.submit(a);
+  }
+
+  private async awardMany(as: NewAward[]): Promise<{ entry: PointsEntry; created: boolean }[]> {
     const rows: Record<string, unknown>[] = await this.dataSource.query(
       `INSERT INTO growth_points_entries (user_id, amount, reason, source_event_id, rule_id, idempotency_key, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       SELECT u, amount::numeric, reason, src, rule, k, exp::timestamptz
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS x(u, amount, reason, src, rule, k, exp)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING ${COLUMNS}`,
-      [a.userId, a.amount, a.reason ?? null, a.sourceEventId, a.ruleId ?? null, a.idempotencyKey, a.expiresAt ? a.expiresAt.toISOString() : null],
+      [
+        as.map((a) => a.userId),
+        as.map((a) => String(a.amount)),
+        as.map((a) => a.reason ?? null),
+        as.map((a) => a.sourceEventId),
+        as.map((a) => a.ruleId ?? null),
+        as.map((a) => a.idempotencyKey),
+        as.map((a) => (a.expiresAt ? a.expiresAt.toISOString() : null)),
+      ],
     );
-    if (rows.length) return { entry: view(rows[0]), created: true };
-    const existing: Record<string, unknown>[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM growth_points_entries WHERE idempotency_key = $1`, [a.idempotencyKey]);
-    return { entry: view(existing[0]), created: false };
+    const created = new Map(rows.map((r) => [String(r.idempotency_key), view(r)]));
+    const written = new Map(created);
+    const missing = as.filter((a) => !created.has(a.idempotencyKey)).map((a) => a.idempotencyKey);
+    const existing = new Map<string, PointsEntry>();
+    if (missing.length) {
+      const found: Record<string, unknown>[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM growth_points_entries WHERE idempotency_key = ANY($1::text[])`, [missing]);
+      for (const r of found) existing.set(String(r.idempotency_key), view(r));
+    }
+    return as.map((a) => {
+      const mine = created.get(a.idempotencyKey);
+      if (mine) {
+        created.delete(a.idempotencyKey);
+        return { entry: mine, created: true };
+      }
+      // Already in the ledger, or a second submission of a key this very statement wrote.
+      return { entry: existing.get(a.idempotencyKey) ?? written.get(a.idempotencyKey)!, created: false };
+    });
   }
 
   /**

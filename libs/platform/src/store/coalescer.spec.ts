@@ -1,7 +1,7 @@
 import { Coalescer } from './coalescer';
 
 describe('Coalescer', () => {
-  it('writes items that arrive during a flush together in the next one, answering each caller', async () => {
+  it('writes the items of one event-loop turn together, and those that arrive during a flush in the next one', async () => {
     const batches: number[][] = [];
     const c = new Coalescer<number, number>(
       async (items) => {
@@ -12,9 +12,14 @@ describe('Coalescer', () => {
       100,
       1,
     );
-    const answers = await Promise.all([1, 2, 3, 4, 5].map((i) => c.submit(i)));
-    expect(answers).toEqual([10, 20, 30, 40, 50]);
-    expect(batches).toEqual([[1], [2, 3, 4, 5]]);
+    const first = [1, 2, 3].map((i) => c.submit(i));
+    await new Promise((r) => setTimeout(r, 2)); // the first statement is now in flight
+    const later = [4, 5].map((i) => c.submit(i));
+    expect(await Promise.all([...first, ...later])).toEqual([10, 20, 30, 40, 50]);
+    expect(batches).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
   });
 
   it('keeps batches under the limit', async () => {
