@@ -102,9 +102,6 @@ const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 
 function compile(t: Booted, doc: RuleDocument): RuleSet {
   const catalogue = t.catalogue;
-  if (!catalogue.catalogue().actions?.some((a) => a.name === 'award_points')) {
-    catalogue.addActions([{ name: 'award_points', params: { points: { type: 'number', required: true } } }], 'facts-e2e');
-  }
   const result = compileRules(doc, catalogue.catalogue());
   if (!result.ok) throw new Error(result.errors.map((e) => e.message).join('\n'));
   return result.value;
@@ -368,7 +365,7 @@ describe.each<Mode>(['embedded', 'postgres'])('facts (%s, the real app)', (mode)
           return rules.evaluate(e, await t.facts.evaluationInputs(userId));
         });
       const gold = await evaluate('u-gold');
-      expect(gold.matches).toEqual([expect.objectContaining({ ruleId: 'gold-food-bonus', actions: [{ action: 'award_points', params: { points: 5 } }] })]);
+      expect(gold.matches).toEqual([expect.objectContaining({ ruleId: 'gold-food-bonus', actions: [{ action: 'reward_points', params: { points: 5 } }] })]);
       expect((await evaluate('u-bronze')).matches).toEqual([]);
       const tiers = await t.inject({ method: 'GET', url: `/v1/users/u-gold/facts?names=${encodeURIComponent('loyalty.tier,loyalty.tier(within: 1d)')}` });
       expect(tiers.json().facts).toEqual({ 'loyalty.tier': { type: 'string', value: 'gold' }, 'loyalty.tier(within: 1d)': { type: 'string', value: 'none' } });

@@ -1,56 +1,14 @@
 import { PGlite } from '@electric-sql/pglite';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { canRun, environment } from './support/harness';
-
-const root = resolve(__dirname, '..');
-const api = join(root, 'dist/apps/api/src/main.js');
-const worker = join(root, 'dist/apps/worker/src/main.js');
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-    server.on('error', fail);
-  });
-}
-
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function run(script: string, env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
-  return { child, output: () => out, exited };
-}
-
-async function waitReady(port: number, run: Run, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (run.child.exitCode !== null) throw new Error(`exited early:\n${run.output()}`);
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-    if (res?.status === 200) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`not ready within ${timeoutMs} ms:\n${run.output()}`);
-}
+import { API as api, WORKER as worker, build, freePort, run, waitReady } from './support/processes';
 
 describe('the built service as a process', () => {
   let dataDir: string;
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'ignore' });
+    build();
     dataDir = await mkdtemp(join(tmpdir(), 'arbiter-life-'));
   });
   afterAll(() => rm(dataDir, { recursive: true, force: true }));

@@ -12,3 +12,4 @@ export * from './store/pglite-pool';
 export { createHttpApp, shutdownApp } from './http/http-app';
 export * from './platform.module';
 export * from './store/coalescer';
+export { runProcess } from './process/run-process';

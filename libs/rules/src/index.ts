@@ -16,7 +16,7 @@ export type { Dependencies } from './dependencies';
 export type { EvalError, EvaluateOptions, FactResolver, RuleEvent } from './runtime';
 export type { TraceNode } from './evaluator';
 export type { IrNode } from './ir';
-export { render as renderExpression } from './ir';
+export { children as irChildren, render as renderExpression } from './ir';
 export { parseExpression } from './parser';
 export type { Ast } from './parser';
 export { SyntaxProblem } from './tokenizer';

@@ -1,6 +1,6 @@
 import { EVENT_FIELDS, FORBIDDEN_SEGMENTS, IndexedCatalogue } from './catalogue';
 import { CompileError, CompileErrorCode } from './errors/compile.error';
-import { BuiltinFn, IrNode, IrOf, Origin } from './ir';
+import { BuiltinFn, children, IrNode, IrOf, Origin } from './ir';
 import { ArithOp, Ast, COMPARE_OPS, CompareOp, DEFAULT_MAX_DEPTH, DEFAULT_MAX_EXPRESSION_LENGTH, parseExpression } from './parser';
 import { vetRegex, DEFAULT_MAX_REGEX_LENGTH } from './regex-guard';
 import { didYouMean } from './suggest';
@@ -87,34 +87,11 @@ type NodeFields = { [K in IrNode['k']]: Omit<IrOf<K>, 'type' | 'origin' | 'cost'
 
 function node(fields: NodeFields, type: RuleType, origin: Origin, own = 0, isAsync = false): IrNode {
   const n = { ...fields, type, origin, cost: own, async: isAsync } as IrNode;
-  for (const c of kids(n)) {
+  for (const c of children(n)) {
     n.cost += c.cost;
     n.async ||= c.async;
   }
   return n;
-}
-
-function kids(n: IrNode): IrNode[] {
-  switch (n.k) {
-    case 'list':
-      return n.items;
-    case 'fact':
-      return n.params.map((p) => p.node);
-    case 'neg':
-    case 'exists':
-    case 'truthy':
-    case 'not':
-      return [n.arg];
-    case 'arith':
-    case 'cmp':
-      return [n.left, n.right];
-    case 'fn':
-    case 'and':
-    case 'or':
-      return n.args;
-    default:
-      return [];
-  }
 }
 
 /** Wraps a boolean value (a fact, a literal) so it can stand as a condition: only `true` holds. */
@@ -589,7 +566,7 @@ const BUILTINS: Record<BuiltinFn, { min: number; max: number }> = {
 };
 
 function containsFact(n: IrNode): boolean {
-  return n.k === 'fact' || kids(n).some(containsFact);
+  return n.k === 'fact' || children(n).some(containsFact);
 }
 
 function resolveCall(a: Extract<Ast, { t: 'call' }>, ctx: ExprCtx): IrNode | undefined {

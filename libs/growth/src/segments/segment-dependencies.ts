@@ -1,4 +1,4 @@
-import { parseDuration, type Condition, type IrNode } from '@arbiter/rules';
+import { irChildren, parseDuration, type Condition, type IrNode } from '@arbiter/rules';
 
 /** Event types whose arrival can change a `segment.member(...)` fact. */
 export const SEGMENT_EVENT_TYPES = ['segment.entered', 'segment.exited'] as const;
@@ -45,7 +45,7 @@ export function segmentTriggers(condition: Condition, aliasArgs: AliasArgs): Seg
         if (within !== undefined && within > 0) windows.set(`${args.type}|${within}`, { type: args.type, withinMs: within });
       } else types.add('*');
     }
-    for (const c of childrenOf(n)) visit(c);
+    for (const c of irChildren(n)) visit(c);
   };
   visit(condition.node);
   return { eventTypes: types, userAttributes: condition.dependencies.userAttributes, windows: [...windows.values()], usesNow: condition.dependencies.usesNow };
@@ -73,28 +73,4 @@ function toMs(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string') return parseDuration(v) ?? undefined;
   return undefined;
-}
-
-// The rules lib exports the IR type but not its child walker; this mirrors ir.ts `children`.
-function childrenOf(n: IrNode): IrNode[] {
-  switch (n.k) {
-    case 'list':
-      return n.items;
-    case 'fact':
-      return n.params.map((p) => p.node);
-    case 'neg':
-    case 'exists':
-    case 'truthy':
-    case 'not':
-      return [n.arg];
-    case 'arith':
-    case 'cmp':
-      return [n.left, n.right];
-    case 'fn':
-    case 'and':
-    case 'or':
-      return n.args;
-    default:
-      return [];
-  }
 }
