@@ -148,7 +148,7 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('fraud on %s', (mode) => {
 
   it('skips a snoozed rule for that user until the snooze ends', async () => {
     await req('PUT', '/v1/fraud/lists/blocked_ips', { kind: 'block', items: ['10.7.7.7'] });
-    const until = new Date(Date.now() + 1500);
+    const until = new Date(Date.now() + 4000); // room for a slow machine before the "during" check
     const snooze = await req('POST', '/v1/fraud/rules/blocked_ip/snooze', { user_id: 'u-snz', until: until.toISOString() });
     expect(snooze.statusCode).toBe(200);
     const during = await event('login', 'u-snz', { ip: '10.7.7.7' });
