@@ -93,7 +93,7 @@ async function arbiter(n: number, concurrency: number): Promise<{ rate: number; 
 
 export async function runBatchBench({ quick }: { quick: boolean }): Promise<string> {
   const n = quick ? 10_000 : 100_000;
-  const concurrency = 32;
+  const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 128);
   const raw = await rawBullmq(n, concurrency);
   const ours = await arbiter(n, concurrency);
   const out = table(
