@@ -322,6 +322,16 @@ describe.each<Mode>(['embedded', 'postgres'])('facts (%s, the real app)', (mode)
   describe('resilience', () => {
     const event: RuleEvent = { id: 'r-1', type: 'topup', user_id: 'u-res', occurred_at: new Date().toISOString(), payload: { amount: 20 } };
 
+    it('reports a failed fact in an event response without the error inside it', async () => {
+      const put = await t.inject({ method: 'PUT', url: '/v1/rules/uses-broken-e2e', payload: { domain: 'growth', on: ['topup'], when: 'probe.broken > 0', then: [] } });
+      expect(put.statusCode).toBe(201);
+      const res = await t.inject({ method: 'POST', url: '/v1/events', payload: { type: 'topup', user_id: 'u-broken', payload: { amount: 1 } } });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().errors).toContainEqual(expect.objectContaining({ fact: 'probe.broken', message: 'fact "probe.broken" failed (details in the log)' }));
+      expect(res.body).not.toContain('upstream said no');
+      await t.inject({ method: 'DELETE', url: '/v1/rules/uses-broken-e2e' });
+    });
+
     it('a failing or timed-out fact makes its leaf false and is reported; other rules still run', async () => {
       const rules = compile(t, {
         rules: [

@@ -107,7 +107,7 @@ export class EventPipeline implements OnApplicationBootstrap {
       result,
       evaluate: async (domain: string): Promise<EvalResult> => {
         const evaluated = await ruleSet.evaluate(event, { domain, resolver: inputs.resolver, user: inputs.user, now: inputs.now });
-        for (const e of evaluated.errors) errors.push({ fact: (e as { fact?: string }).fact, rule_id: (e as { ruleId?: string }).ruleId, message: e.message });
+        for (const e of evaluated.errors) errors.push({ fact: (e as { fact?: string }).fact, rule_id: (e as { ruleId?: string }).ruleId, message: this.publicMessage(event, e.message) });
         for (const m of evaluated.matches) this.matchesCounter.inc({ rule: m.ruleId, domain: m.domain });
         return evaluated;
       },
@@ -130,6 +130,17 @@ export class EventPipeline implements OnApplicationBootstrap {
     result.fraud = (decisionOf<Record<string, unknown>>('fraud') as Record<string, unknown> | undefined) ?? null;
     if (errors.length) result.errors = [...(result.errors ?? []), ...errors];
     return result;
+  }
+
+  /**
+   * What a client may read of a failed fact: that it failed or timed out, not the error inside it
+   * (a database message, a host name) — that goes to the log, under the request id.
+   */
+  private publicMessage(event: IncomingEvent, message: string): string {
+    const failed = /^(fact "[^"]*" failed): /.exec(message);
+    if (!failed) return message;
+    this.logger.warn(`event ${event.id}: ${message}`);
+    return `${failed[1]} (details in the log)`;
   }
 
   /** Registered stages, plus the default step for every other domain that has rules. */
