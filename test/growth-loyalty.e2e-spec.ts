@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { PointsLedgerService } from '@arbiter/growth';
 import { bootApi, configDir, runnable, type Mode, type TestApp } from './support/harness';
+import { poll } from './support/processes';
 
 // The shipped growth rules (with the loyalty example `high_value_food`), plus a rule whose points
 // formula can fail, to show a failed award is reported and writes nothing.
@@ -20,14 +21,7 @@ rules:
         params: { points_formula: "payload.amount / 0" }
 `;
 
-async function waitFor<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (done(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const waitFor = <T>(fn: () => Promise<T>, done: (v: T) => boolean) => poll(fn, done, 60_000, 200);
 
 describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth loyalty on %s', (mode) => {
   let t: TestApp;

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { MembershipService, SegmentService } from '@arbiter/growth';
 import { runInSession } from '@arbiter/session';
 import { bootApi, configDir, runnable, type Mode, type TestApp } from './support/harness';
+import { poll } from './support/processes';
 
 // A growth trigger: entering `frequent` tags the user (an action run by the segment.entered event).
 const RULES = `
@@ -22,14 +23,7 @@ const SEGMENTS = [
   { id: 'vip_frequent', when: 'segment.member("frequent") and user.country == "FR"' },
 ];
 
-async function waitFor<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (done(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const waitFor = <T>(fn: () => Promise<T>, done: (v: T) => boolean) => poll(fn, done, 60_000, 250);
 
 describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth segments on %s', (mode) => {
   let t: TestApp;

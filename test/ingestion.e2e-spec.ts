@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { bootApi, configDir, runnable, type Mode, type TestApp } from './support/harness';
+import { poll } from './support/processes';
 
 // Rules of this suite: every transaction over 100 tags the user (an inline action, so its effect
 // and its action-log row are visible), and food transactions over 1000 also match a second rule.
@@ -22,14 +23,7 @@ rules:
         - { fact: payload.category, op: "==", value: food }
 `;
 
-async function waitFor<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (done(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const waitFor = <T>(fn: () => Promise<T>, done: (v: T) => boolean) => poll(fn, done, 60_000, 200);
 
 describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on %s', (mode) => {
   let t: TestApp;

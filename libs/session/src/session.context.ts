@@ -38,13 +38,6 @@ export function runInSession<T>(init: SessionInit, fn: () => T): T {
   return storage.run(create(init), fn);
 }
 
-/** Enters a session for the rest of the current synchronous and asynchronous execution. */
-export function enterSession(init: SessionInit): SessionState {
-  const state = create(init);
-  storage.enterWith(state);
-  return state;
-}
-
 /** The current session, or undefined outside of a request or job. */
 export function currentSession(): SessionState | undefined {
   return storage.getStore();

@@ -7,8 +7,6 @@ export interface ErrorBody {
 const FASTIFY_CODES: Record<string, { status: number; code: string; message?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'BODY_TOO_LARGE', message: 'request body is larger than the limit' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'the body is not valid JSON' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'the body is empty but content-type is application/json' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_CONTENT_LENGTH' },
   FST_ERR_VALIDATION: { status: 400, code: 'VALIDATION_FAILED' },
 };
@@ -40,10 +38,7 @@ export function toErrorResponse(err: unknown, requestId?: string): { status: num
     }
     return withId(fastify.status, fastify.code, fastify.message ?? e.message ?? fastify.code);
   }
-  // JSON.parse failures from Fastify's body parser carry statusCode 400 and a SyntaxError.
-  if (err instanceof SyntaxError && (e.statusCode === 400 || e.status === 400)) {
-    return withId(400, 'INVALID_JSON', `the body is not valid JSON: ${err.message}`);
-  }
+
   if (typeof e?.getStatus === 'function') {
     const status = e.getStatus();
     if (status === 404) return withId(404, 'NOT_FOUND', 'no such route');

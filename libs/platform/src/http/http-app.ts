@@ -91,4 +91,3 @@ export async function shutdownApp(app: INestApplication | INestApplicationContex
   await embedded.close();
 }
 
-export { AppConfig };
