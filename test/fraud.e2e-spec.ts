@@ -159,6 +159,24 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('fraud on %s', (mode) => {
     expect((await event('login', 'u-snz', { ip: '10.7.7.7' })).fraud.outcome).toBe('decline');
   });
 
+  it('answers allow lists and snoozes per user when many events are assessed at once', async () => {
+    // Concurrent assessments share one lookup statement: each must still get its own user's answer.
+    await req('PUT', '/v1/fraud/lists/blocked_ips', { kind: 'block', items: ['10.8.8.8'] });
+    await req('PUT', '/v1/fraud/lists/trusted_many', { kind: 'allow', items: ['u-many-0', 'u-many-3', 'u-many-6', 'u-many-9'] });
+    const until = new Date(Date.now() + 120_000).toISOString();
+    for (const u of ['u-many-1', 'u-many-4', 'u-many-7']) {
+      expect((await req('POST', '/v1/fraud/rules/blocked_ip/snooze', { user_id: u, until })).statusCode).toBe(200);
+    }
+    const users = Array.from({ length: 12 }, (_, i) => `u-many-${i}`);
+    const results = await Promise.all(users.map((u) => event('login', u, { ip: '10.8.8.8' })));
+    results.forEach((r, i) => {
+      const codes = r.fraud.reasons.map((x: { code: string }) => x.code);
+      if (i % 3 === 0) expect([users[i], r.fraud.outcome, codes[0]]).toEqual([users[i], 'approve', 'allow_listed']);
+      else if (i % 3 === 1 && i < 9) expect([users[i], r.fraud.outcome, codes]).toEqual([users[i], 'approve', expect.arrayContaining(['snoozed'])]);
+      else expect([users[i], r.fraud.outcome]).toEqual([users[i], 'decline']);
+    });
+  });
+
   it('stores decisions with their matched rules and the facts read, searchable and reviewable', async () => {
     const r = await event('topup', 'u-store', { amount: 5000 });
     const id = r.fraud.decision_id;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
+import { Coalescer } from '@arbiter/platform';
 import { FraudListEntity } from '../entities/fraud.entities';
 
 export interface ListRow {
@@ -18,6 +19,9 @@ const LIST_COLUMNS = `l.name, l.kind, l.description, l.created_at, l.updated_at,
 /** The lists' one I/O boundary: every statement on `fraud_lists` and `fraud_list_items`. */
 @Injectable()
 export class FraudListRepository {
+  /** The pipeline asks for every assessed event: concurrent asks share one statement. */
+  private readonly allowLookups = new Coalescer<readonly string[], { list: string; value: string } | undefined>((qs) => this.allowListingMany(qs));
+
   constructor(@InjectRepository(FraudListEntity) private readonly repo: Repository<FraudListEntity>) {}
 
   /** Creates or updates a list; when `items` is given it replaces the list's values. */
@@ -79,13 +83,24 @@ export class FraudListRepository {
   }
 
   /** The first allow list (by name) holding one of `values`, or undefined. */
-  async allowListing(values: readonly string[]): Promise<{ list: string; value: string } | undefined> {
-    const rows: { list: string; value: string }[] = await this.repo.query(
-      `SELECT i.list_name AS list, i.value FROM fraud_list_items i JOIN fraud_lists l ON l.name = i.list_name
-       WHERE l.kind = 'allow' AND i.value = ANY($1::text[]) ORDER BY i.list_name LIMIT 1`,
-      [values],
+  allowListing(values: readonly string[]): Promise<{ list: string; value: string } | undefined> {
+    return this.allowLookups.submit(values);
+  }
+
+  private async allowListingMany(qs: (readonly string[])[]): Promise<({ list: string; value: string } | undefined)[]> {
+    const index: number[] = [];
+    const values: string[] = [];
+    qs.forEach((vs, i) => vs.forEach((v) => (index.push(i), values.push(v))));
+    const rows: { i: number; list: string; value: string }[] = await this.repo.query(
+      `SELECT DISTINCT ON (q.i) q.i, it.list_name AS list, it.value
+       FROM unnest($1::int[], $2::text[]) AS q(i, v)
+       JOIN fraud_list_items it ON it.value = q.v JOIN fraud_lists l ON l.name = it.list_name AND l.kind = 'allow'
+       ORDER BY q.i, it.list_name`,
+      [index, values],
     );
-    return rows[0];
+    const out: ({ list: string; value: string } | undefined)[] = qs.map(() => undefined);
+    for (const r of rows) out[r.i] = { list: r.list, value: r.value };
+    return out;
   }
 }
 

@@ -1,11 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
+import { Coalescer } from '@arbiter/platform';
 import { FraudSnoozeEntity } from '../entities/fraud.entities';
 
 /** The snoozes' one I/O boundary. */
 @Injectable()
 export class FraudSnoozeRepository {
+  /** The pipeline asks for every assessed event: concurrent asks share one statement. */
+  private readonly lookups = new Coalescer<{ userId: string; now: Date }, Map<string, Date>>((qs) => this.activeMany(qs));
+
   constructor(@InjectRepository(FraudSnoozeEntity) private readonly repo: Repository<FraudSnoozeEntity>) {}
 
   async put(ruleId: string, userId: string, until: Date, note: string | null): Promise<void> {
@@ -21,9 +25,19 @@ export class FraudSnoozeRepository {
     return affected > 0;
   }
 
-  /** The rules snoozed for `userId` at `now`, with the end of each snooze (one primary-key range scan). */
-  async active(userId: string, now: Date): Promise<Map<string, Date>> {
-    const rows: { rule_id: string; until: Date | string }[] = await this.repo.query(`SELECT rule_id, until FROM fraud_snoozes WHERE user_id = $1 AND until > $2`, [userId, now]);
-    return new Map(rows.map((r) => [r.rule_id, r.until instanceof Date ? r.until : new Date(r.until)]));
+  /** The rules snoozed for `userId` at `now`, with the end of each snooze (primary-key range scans). */
+  active(userId: string, now: Date): Promise<Map<string, Date>> {
+    return this.lookups.submit({ userId, now });
+  }
+
+  private async activeMany(qs: { userId: string; now: Date }[]): Promise<Map<string, Date>[]> {
+    const rows: { i: string; rule_id: string; until: Date | string }[] = await this.repo.query(
+      `SELECT q.i, s.rule_id, s.until FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS q(u, t, i)
+       JOIN fraud_snoozes s ON s.user_id = q.u AND s.until > q.t`,
+      [qs.map((q) => q.userId), qs.map((q) => q.now.toISOString())],
+    );
+    const out = qs.map(() => new Map<string, Date>());
+    for (const r of rows) out[Number(r.i) - 1].set(r.rule_id, r.until instanceof Date ? r.until : new Date(r.until));
+    return out;
   }
 }
