@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, type Repository } from 'typeorm';
-import { Coalescer } from '@arbiter/platform';
+import { Coalescer, preparedQuery } from '@arbiter/platform';
 import type { ActionEvent, ActionMode } from './action.interfaces';
 import { ActionLogEntry, type ActionStatus } from './action-log.entity';
 
@@ -48,7 +48,9 @@ export class ActionLogRepository {
 
   private async claimMany(entries: NewLogEntry[]): Promise<Claim[]> {
     const col = <T>(f: (e: NewLogEntry) => T) => entries.map(f);
-    const rows: { id: string; idempotency_key: string }[] = await this.repo.query(
+    const rows = await preparedQuery<{ id: string; idempotency_key: string }>(
+      this.repo.manager.connection,
+      'arbiter_action_log_claim',
       `INSERT INTO action_log (idempotency_key, event_id, rule_id, domain, action_index, action, mode, status, params, event)
        SELECT k, e, r, d, i, a, m, s, p::jsonb, ev::jsonb
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) AS x(k, e, r, d, i, a, m, s, p, ev)
@@ -98,7 +100,9 @@ export class ActionLogRepository {
   private async updateMany(items: { key: string; change: StatusChange }[]): Promise<void[]> {
     // An entry's later change wins when one group holds two for the same key.
     const last = [...new Map(items.map((i) => [i.key, i.change])).entries()];
-    await this.repo.query(
+    await preparedQuery(
+      this.repo.manager.connection,
+      'arbiter_action_log_update',
       `WITH u AS (
          UPDATE action_log a SET status = x.status, result = COALESCE(x.result::jsonb, a.result), error_code = x.error_code,
                 error_message = x.error_message, attempts = COALESCE(x.attempts, a.attempts), updated_at = now()

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Coalescer } from '@arbiter/platform';
+import { Coalescer, preparedQuery } from '@arbiter/platform';
 import type { PipelineResult } from './pipeline/pipeline.interfaces';
 
 export interface StoredOutcome {
@@ -34,7 +34,9 @@ export class OutcomeRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async find(eventId: string): Promise<StoredOutcome | undefined> {
-    const rows: { status: 'done' | 'failed'; batch_id: string | null; result: PipelineResult | null; error: string | null }[] = await this.dataSource.query(
+    const rows = await preparedQuery<{ status: 'done' | 'failed'; batch_id: string | null; result: PipelineResult | null; error: string | null }>(
+      this.dataSource,
+      'arbiter_outcome_find',
       'SELECT status, batch_id, result, error FROM event_outcomes WHERE event_id = $1',
       [eventId],
     );
@@ -50,7 +52,9 @@ export class OutcomeRepository {
   private async saveMany(items: { eventId: string; result: PipelineResult; batchId?: string }[]): Promise<void[]> {
     // ON CONFLICT DO UPDATE may touch a row once per statement: one item per event id.
     const unique = [...new Map(items.map((i) => [i.eventId, i])).values()];
-    await this.dataSource.query(
+    await preparedQuery(
+      this.dataSource,
+      'arbiter_outcomes_done',
       `INSERT INTO event_outcomes (event_id, status, batch_id, result)
        SELECT event_id, 'done', batch_id::uuid, result::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS o(event_id, batch_id, result)
        ON CONFLICT (event_id) DO UPDATE SET status = 'done', result = EXCLUDED.result, error = NULL, updated_at = now()

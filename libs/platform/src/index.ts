@@ -12,4 +12,5 @@ export * from './store/pglite-pool';
 export { createHttpApp, shutdownApp } from './http/http-app';
 export * from './platform.module';
 export * from './store/coalescer';
+export * from './store/prepared-query';
 export { runProcess } from './process/run-process';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Coalescer } from '@arbiter/platform';
+import { Coalescer, preparedQuery } from '@arbiter/platform';
 
 /** An event to append; `occurred_at` defaults to now, `source` to `api`. */
 export interface NewEvent {
@@ -79,7 +79,9 @@ export class EventLogService {
 
   /** Inserts many events in one statement; answers, per event, when it was received, or undefined when it existed. */
   private async insertMany(events: NewEvent[]): Promise<(string | undefined)[]> {
-    const rows: { id: string; received_at: unknown }[] = await this.dataSource.query(
+    const rows = await preparedQuery<{ id: string; received_at: unknown }>(
+      this.dataSource,
+      'arbiter_events_append',
       `INSERT INTO events (id, user_id, type, source, occurred_at, payload)
        SELECT id, user_id, type, source, occurred_at::timestamptz, payload::jsonb
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS e(id, user_id, type, source, occurred_at, payload)
@@ -150,7 +152,9 @@ export class EventLogService {
    * fact asked by many sessions at once costs one round trip, not one per session.
    */
   private async windowMany(queries: WindowQuery[]): Promise<(number | null)[]> {
-    const rows: { i: string; v: number | string | null }[] = await this.dataSource.query(
+    const rows = await preparedQuery<{ i: string; v: number | string | null }>(
+      this.dataSource,
+      'arbiter_events_windows',
       `SELECT q.i, CASE q.k
          WHEN 'count' THEN (SELECT count(*)::float8 FROM events e WHERE e.user_id = q.u AND e.type = q.t AND e.occurred_at >= q.s)
          WHEN 'sum' THEN (SELECT COALESCE(sum(CASE WHEN jsonb_typeof(e.payload #> string_to_array(q.f, '.')) = 'number'

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Coalescer, NotFoundError, ValidationError, type FieldProblem } from '@arbiter/platform';
+import { Coalescer, preparedQuery, NotFoundError, ValidationError, type FieldProblem } from '@arbiter/platform';
 import { FactsConfig } from '../config/facts-config';
 import { EventLogService } from '../events/event-log.service';
 import { checkValue, describe } from '../schema/value-check';
@@ -30,7 +30,7 @@ export const userMarker = (userId: string) => `\u0000${userId}\u0000`;
 export class UserService {
   /** Attribute loads of concurrent calls share one `WHERE id = ANY(...)` query. */
   private readonly loads = new Coalescer<string, Record<string, unknown>>(async (ids) => {
-    const rows: { id: string; attributes: unknown }[] = await this.dataSource.query('SELECT id, attributes FROM users WHERE id = ANY($1::text[])', [[...new Set(ids)]]);
+    const rows = await preparedQuery<{ id: string; attributes: unknown }>(this.dataSource, 'arbiter_users_attributes', 'SELECT id, attributes FROM users WHERE id = ANY($1::text[])', [[...new Set(ids)]]);
     const byId = new Map(rows.map((r) => [r.id, (typeof r.attributes === 'string' ? JSON.parse(r.attributes) : r.attributes ?? {}) as Record<string, unknown>]));
     // Each caller gets its own copy: a session may not see another session's object.
     return ids.map((id) => ({ ...(byId.get(id) ?? {}) }));

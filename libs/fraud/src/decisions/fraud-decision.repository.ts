@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { Coalescer } from '@arbiter/platform';
+import { Coalescer, preparedQuery } from '@arbiter/platform';
 import { FraudDecisionEntity } from '../entities/fraud.entities';
 
 export interface NewDecision {
@@ -73,7 +73,9 @@ export class FraudDecisionRepository {
 
   private async insertMany(ds: NewDecision[]): Promise<string[]> {
     const col = <T>(f: (d: NewDecision) => T) => ds.map(f);
-    const rows: { id: string; event_id: string }[] = await this.repo.query(
+    const rows = await preparedQuery<{ id: string; event_id: string }>(
+      this.repo.manager.connection,
+      'arbiter_fraud_decisions_insert',
       `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
        SELECT id::uuid, event_id, event_type, user_id, false, score, outcome, matched::jsonb, reasons::jsonb, facts::jsonb, event::jsonb
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])

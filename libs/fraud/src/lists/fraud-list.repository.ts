@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { Coalescer } from '@arbiter/platform';
+import { Coalescer, preparedQuery } from '@arbiter/platform';
 import { FraudListEntity } from '../entities/fraud.entities';
 
 export interface ListRow {
@@ -91,7 +91,9 @@ export class FraudListRepository {
     const index: number[] = [];
     const values: string[] = [];
     qs.forEach((vs, i) => vs.forEach((v) => (index.push(i), values.push(v))));
-    const rows: { i: number; list: string; value: string }[] = await this.repo.query(
+    const rows = await preparedQuery<{ i: number; list: string; value: string }>(
+      this.repo.manager.connection,
+      'arbiter_fraud_allow_listing',
       `SELECT DISTINCT ON (q.i) q.i, it.list_name AS list, it.value
        FROM unnest($1::int[], $2::text[]) AS q(i, v)
        JOIN fraud_list_items it ON it.value = q.v JOIN fraud_lists l ON l.name = it.list_name AND l.kind = 'allow'

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { Coalescer } from '@arbiter/platform';
+import { Coalescer, preparedQuery } from '@arbiter/platform';
 import { FraudSnoozeEntity } from '../entities/fraud.entities';
 
 /** The snoozes' one I/O boundary. */
@@ -31,7 +31,9 @@ export class FraudSnoozeRepository {
   }
 
   private async activeMany(qs: { userId: string; now: Date }[]): Promise<Map<string, Date>[]> {
-    const rows: { i: string; rule_id: string; until: Date | string }[] = await this.repo.query(
+    const rows = await preparedQuery<{ i: string; rule_id: string; until: Date | string }>(
+      this.repo.manager.connection,
+      'arbiter_fraud_snoozes_active',
       `SELECT q.i, s.rule_id, s.until FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS q(u, t, i)
        JOIN fraud_snoozes s ON s.user_id = q.u AND s.until > q.t`,
       [qs.map((q) => q.userId), qs.map((q) => q.now.toISOString())],

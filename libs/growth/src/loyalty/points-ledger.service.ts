@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Coalescer } from '@arbiter/platform';
+import { Coalescer, preparedQuery } from '@arbiter/platform';
 
 /** A ledger entry as the API shows it. */
 export interface PointsEntry {
@@ -51,7 +51,9 @@ export class PointsLedgerService {
   }
 
   private async awardMany(as: NewAward[]): Promise<{ entry: PointsEntry; created: boolean }[]> {
-    const rows: Record<string, unknown>[] = await this.dataSource.query(
+    const rows = await preparedQuery(
+      this.dataSource,
+      'arbiter_points_award',
       `INSERT INTO growth_points_entries (user_id, amount, reason, source_event_id, rule_id, idempotency_key, expires_at)
        SELECT u, amount::numeric, reason, src, rule, k, exp::timestamptz
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS x(u, amount, reason, src, rule, k, exp)

@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { ActionExecutor, EventSinks, type ActionOutcome, type EmittedEvent } from '@arbiter/actions';
 import { CatalogueService, EventLogService, FactsService, type EvaluationInputs } from '@arbiter/facts';
@@ -28,7 +28,7 @@ const DEFAULT_ORDER = 1000;
  * crash is simply run again by the queue: effects happen once.
  */
 @Injectable()
-export class EventPipeline implements OnApplicationBootstrap {
+export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('EventPipeline');
   private stages: Stage[] = [];
   private readonly orderCache = new WeakMap<RuleSet, Stage[]>();
@@ -36,6 +36,8 @@ export class EventPipeline implements OnApplicationBootstrap {
   private readonly duplicates = eventsDuplicate();
   private readonly durations = stageDuration();
   private readonly matchesCounter = ruleMatches();
+  /** Events being processed: shutdown lets them finish (a client that hung up does not stop its event). */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -75,6 +77,21 @@ export class EventPipeline implements OnApplicationBootstrap {
    * Returns the result, with `duplicate: true` when the id was already processed.
    */
   async process(event: IncomingEvent, mode: PipelineMode, batchId?: string): Promise<PipelineResult> {
+    const running = this.processNow(event, mode, batchId);
+    this.inFlight.add(running);
+    try {
+      return await running;
+    } finally {
+      this.inFlight.delete(running);
+    }
+  }
+
+  /** Before the store closes: the events already running finish and store their results. */
+  async beforeApplicationShutdown(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async processNow(event: IncomingEvent, mode: PipelineMode, batchId?: string): Promise<PipelineResult> {
     // The user's attributes do not depend on the event log: load them while the event is appended.
     const inputs = this.facts.evaluationInputs(event.user_id);
     inputs.catch(() => undefined);
