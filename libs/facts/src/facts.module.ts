@@ -11,6 +11,7 @@ import { EventLogService } from './events/event-log.service';
 import { FactsService } from './facts.service';
 import { FactExplorer } from './registry/fact.explorer';
 import { FactRegistry } from './registry/fact.registry';
+import { UserChanges } from './users/user-changes';
 import { UserService } from './users/user.service';
 import { UsersController } from './users/users.controller';
 
@@ -29,10 +30,11 @@ import { UsersController } from './users/users.controller';
     FactExplorer,
     EventLogService,
     UserService,
+    UserChanges,
     FactsService,
     CatalogueService,
     EventLogFacts,
   ],
-  exports: [FactsConfig, FactRegistry, EventLogService, UserService, FactsService, CatalogueService],
+  exports: [FactsConfig, FactRegistry, EventLogService, UserService, UserChanges, FactsService, CatalogueService],
 })
 export class FactsModule {}

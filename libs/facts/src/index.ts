@@ -15,6 +15,8 @@ export { EventLogService } from './events/event-log.service';
 export type { NewEvent, StoredEvent } from './events/event-log.service';
 export { UserService, USER_ID } from './users/user.service';
 export type { UserView } from './users/user.service';
+export { UserChanges } from './users/user-changes';
+export type { UserChange, UserChangeListener } from './users/user-changes';
 export { FactsConfig } from './config/facts-config';
 export type { AliasDeclaration } from './config/facts-config';
 export { FactRegistry } from './registry/fact.registry';

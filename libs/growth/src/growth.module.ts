@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ActionsModule } from '@arbiter/actions';
 import { FactsModule } from '@arbiter/facts';
@@ -14,7 +13,7 @@ import { MembershipService } from './segments/membership.service';
 import { SegmentMemberFact } from './segments/segment-member.fact';
 import { SegmentService } from './segments/segment.service';
 import { SegmentsController, UserSegmentsController } from './segments/segments.controller';
-import { UserChangesInterceptor } from './segments/user-changes.interceptor';
+import { UserChangesListener } from './segments/user-changes.listener';
 import { UserDirectory } from './segments/user-directory';
 
 /**
@@ -36,7 +35,7 @@ import { UserDirectory } from './segments/user-directory';
     GrowthJobsProcessor,
     SegmentMemberFact,
     GrowthStage,
-    { provide: APP_INTERCEPTOR, useClass: UserChangesInterceptor },
+    UserChangesListener,
   ],
   exports: [PointsLedgerService, SegmentService, MembershipService],
 })

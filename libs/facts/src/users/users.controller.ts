@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { NotFoundError, RequireScope, ValidationError } from '@arbiter/platform';
 import { setSessionUser } from '@arbiter/session';
 import { FactsService, type FactValues } from '../facts.service';
+import { UserChanges } from './user-changes';
 import { USER_ID, UserService, type UserView } from './user.service';
 
 /** `{ attributes: {...} }`: the only body the write endpoints accept. */
@@ -27,6 +28,7 @@ export class UsersController {
   constructor(
     private readonly users: UserService,
     private readonly facts: FactsService,
+    private readonly changes: UserChanges,
   ) {}
 
   @Put(':id')
@@ -34,6 +36,7 @@ export class UsersController {
   @ApiOperation({ summary: 'Create the user or replace all of their attributes (201 when created)' })
   async put(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) reply: { status(code: number): unknown }): Promise<UserView> {
     const { user, created } = await this.users.put(userId(id), attributesOf(body));
+    await this.changes.announce({ kind: 'put', userId: id });
     reply.status(created ? 201 : 200);
     return user;
   }
@@ -41,8 +44,10 @@ export class UsersController {
   @Patch(':id')
   @RequireScope('ingest')
   @ApiOperation({ summary: 'Merge attributes into an existing user (null removes one)' })
-  patch(@Param('id') id: string, @Body() body: unknown): Promise<UserView> {
-    return this.users.patch(userId(id), attributesOf(body));
+  async patch(@Param('id') id: string, @Body() body: unknown): Promise<UserView> {
+    const user = await this.users.patch(userId(id), attributesOf(body));
+    await this.changes.announce({ kind: 'patch', userId: id });
+    return user;
   }
 
   @Get(':id')
@@ -58,7 +63,9 @@ export class UsersController {
   @RequireScope('admin')
   @ApiOperation({ summary: 'Erase the user and all of their events (the right to be forgotten)' })
   async delete(@Param('id') id: string): Promise<{ id: string; deleted: { user: boolean; events: number } }> {
-    return { id, deleted: await this.users.delete(userId(id)) };
+    const deleted = await this.users.delete(userId(id));
+    await this.changes.announce({ kind: 'delete', userId: id });
+    return { id, deleted };
   }
 
   @Get(':id/facts')
