@@ -12,6 +12,7 @@ import { FraudService } from './fraud.service';
 import { FraudStage } from './fraud.stage';
 import { FraudListRepository } from './lists/fraud-list.repository';
 import { FraudListsController } from './lists/fraud-lists.controller';
+import { FraudOverridesRepository } from './overrides/fraud-overrides.repository';
 import { FraudRulesController } from './snoozes/fraud-rules.controller';
 import { FraudSnoozeRepository } from './snoozes/fraud-snooze.repository';
 
@@ -28,6 +29,7 @@ import { FraudSnoozeRepository } from './snoozes/fraud-snooze.repository';
     FraudListRepository,
     FraudDecisionRepository,
     FraudSnoozeRepository,
+    FraudOverridesRepository,
     FraudService,
     FraudFacts,
     FraudStage,

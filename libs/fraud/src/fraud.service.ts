@@ -9,8 +9,7 @@ import { FraudConfig } from './config/fraud-config';
 import { decide, type FraudReason, type MatchedFraudRule } from './decide';
 import { FraudDecisionRepository } from './decisions/fraud-decision.repository';
 import { FRAUD_DOMAIN, isOutcome, type FraudOutcome } from './fraud.constants';
-import { FraudListRepository } from './lists/fraud-list.repository';
-import { FraudSnoozeRepository } from './snoozes/fraud-snooze.repository';
+import { FraudOverridesRepository } from './overrides/fraud-overrides.repository';
 
 /** The event fraud assesses (the pipeline's event; `id` is needed only to store the decision). */
 export interface FraudEvent {
@@ -76,8 +75,7 @@ export class FraudService implements OnApplicationBootstrap {
     private readonly rules: RuleSetService,
     private readonly facts: FactsService,
     private readonly config: FraudConfig,
-    private readonly lists: FraudListRepository,
-    private readonly snoozes: FraudSnoozeRepository,
+    private readonly overrides: FraudOverridesRepository,
     private readonly decisions: FraudDecisionRepository,
   ) {}
 
@@ -99,10 +97,8 @@ export class FraudService implements OnApplicationBootstrap {
     const resolver = recording(inputs.resolver, read);
     const evaluated = await assessing.run(true, () => ruleSet.evaluate(event as RuleEvent, { domain: FRAUD_DOMAIN, resolver, user: inputs.user, now: inputs.now }));
     const matches = evaluated.matches;
-    // Snoozes and allow lists can change only a decision that has matches: skip both queries otherwise.
-    const [snoozed, allowListed] = matches.length
-      ? await Promise.all([this.snoozes.active(event.user_id, new Date(inputs.now)), this.lists.allowListing(identities(event, inputs.user))])
-      : [undefined, undefined];
+    // Snoozes and allow lists can change only a decision that has matches: skip their read otherwise.
+    const { snoozed, allowListed } = matches.length ? await this.overrides.read(event.user_id, new Date(inputs.now), identities(event, inputs.user)) : { snoozed: undefined, allowListed: undefined };
     const decided = decide({ matches, thresholds: this.config.thresholdsFor(event.type), snoozed, allowListed });
     for (const attr of this.attributesRead(ruleSet, event.type)) read[`user.${attr}`] = inputs.user[attr] ?? null;
     const decision: FraudDecision = { outcome: decided.outcome, score: decided.score, reasons: decided.reasons, matched: decided.matched, facts: read, check: options.check === true };

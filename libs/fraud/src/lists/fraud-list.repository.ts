@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { Coalescer, preparedQuery } from '@arbiter/platform';
 import { FraudListEntity } from '../entities/fraud.entities';
 
 export interface ListRow {
@@ -16,12 +15,9 @@ export interface ListRow {
 const LIST_COLUMNS = `l.name, l.kind, l.description, l.created_at, l.updated_at,
   (SELECT count(*) FROM fraud_list_items i WHERE i.list_name = l.name)::int AS size`;
 
-/** The lists' one I/O boundary: every statement on `fraud_lists` and `fraud_list_items`. */
+/** The lists' I/O boundary (the pipeline's allow-list check reads through FraudOverridesRepository). */
 @Injectable()
 export class FraudListRepository {
-  /** The pipeline asks for every assessed event: concurrent asks share one statement. */
-  private readonly allowLookups = new Coalescer<readonly string[], { list: string; value: string } | undefined>((qs) => this.allowListingMany(qs));
-
   constructor(@InjectRepository(FraudListEntity) private readonly repo: Repository<FraudListEntity>) {}
 
   /** Creates or updates a list; when `items` is given it replaces the list's values. */
@@ -80,29 +76,6 @@ export class FraudListRepository {
   async contains(name: string, value: string): Promise<boolean> {
     const rows: unknown[] = await this.repo.query(`SELECT 1 FROM fraud_list_items WHERE list_name = $1 AND value = $2 LIMIT 1`, [name, value]);
     return rows.length > 0;
-  }
-
-  /** The first allow list (by name) holding one of `values`, or undefined. */
-  allowListing(values: readonly string[]): Promise<{ list: string; value: string } | undefined> {
-    return this.allowLookups.submit(values);
-  }
-
-  private async allowListingMany(qs: (readonly string[])[]): Promise<({ list: string; value: string } | undefined)[]> {
-    const index: number[] = [];
-    const values: string[] = [];
-    qs.forEach((vs, i) => vs.forEach((v) => (index.push(i), values.push(v))));
-    const rows = await preparedQuery<{ i: number; list: string; value: string }>(
-      this.repo.manager.connection,
-      'arbiter_fraud_allow_listing',
-      `SELECT DISTINCT ON (q.i) q.i, it.list_name AS list, it.value
-       FROM unnest($1::int[], $2::text[]) AS q(i, v)
-       JOIN fraud_list_items it ON it.value = q.v JOIN fraud_lists l ON l.name = it.list_name AND l.kind = 'allow'
-       ORDER BY q.i, it.list_name`,
-      [index, values],
-    );
-    const out: ({ list: string; value: string } | undefined)[] = qs.map(() => undefined);
-    for (const r of rows) out[r.i] = { list: r.list, value: r.value };
-    return out;
   }
 }
 
