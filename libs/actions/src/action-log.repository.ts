@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, type Repository } from 'typeorm';
-import { Coalescer, preparedQuery } from '@arbiter/platform';
+import { Coalescer, jsonRows, preparedQuery } from '@arbiter/platform';
 import type { ActionEvent, ActionMode } from './action.interfaces';
 import { ActionLogEntry, type ActionStatus } from './action-log.entity';
 
@@ -47,27 +47,15 @@ export class ActionLogRepository {
   }
 
   private async claimMany(entries: NewLogEntry[]): Promise<Claim[]> {
-    const col = <T>(f: (e: NewLogEntry) => T) => entries.map(f);
     const rows = await preparedQuery<{ id: string; idempotency_key: string }>(
       this.repo.manager.connection,
       'arbiter_action_log_claim',
       `INSERT INTO action_log (idempotency_key, event_id, rule_id, domain, action_index, action, mode, status, params, event)
-       SELECT k, e, r, d, i, a, m, s, p::jsonb, ev::jsonb
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) AS x(k, e, r, d, i, a, m, s, p, ev)
+       SELECT k, e, r, d, i, a, m, s, p, ev
+       FROM jsonb_to_recordset($1::jsonb) AS x(k text, e text, r text, d text, i int, a text, m text, s text, p jsonb, ev jsonb)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING id, idempotency_key`,
-      [
-        col((e) => e.idempotencyKey),
-        col((e) => e.eventId),
-        col((e) => e.ruleId),
-        col((e) => e.domain),
-        col((e) => e.actionIndex),
-        col((e) => e.action),
-        col((e) => e.mode),
-        col((e) => e.status),
-        col((e) => JSON.stringify(e.params)),
-        col((e) => JSON.stringify(e.event)),
-      ],
+      [jsonRows(entries.map((e) => ({ k: e.idempotencyKey, e: e.eventId, r: e.ruleId, d: e.domain, i: e.actionIndex, a: e.action, m: e.mode, s: e.status, p: e.params, ev: e.event })))],
     );
     const claimed = new Map(rows.map((r) => [r.idempotency_key, String(r.id)]));
     const others = entries.filter((e) => !claimed.has(e.idempotencyKey)).map((e) => e.idempotencyKey);

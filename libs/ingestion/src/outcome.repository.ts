@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Coalescer, preparedQuery } from '@arbiter/platform';
+import { Coalescer, jsonRows, preparedQuery } from '@arbiter/platform';
 import type { PipelineResult } from './pipeline/pipeline.interfaces';
 
 export interface StoredOutcome {
@@ -56,10 +56,10 @@ export class OutcomeRepository {
       this.dataSource,
       'arbiter_outcomes_done',
       `INSERT INTO event_outcomes (event_id, status, batch_id, result)
-       SELECT event_id, 'done', batch_id::uuid, result::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS o(event_id, batch_id, result)
+       SELECT event_id, 'done', batch_id::uuid, result FROM jsonb_to_recordset($1::jsonb) AS o(event_id text, batch_id text, result jsonb)
        ON CONFLICT (event_id) DO UPDATE SET status = 'done', result = EXCLUDED.result, error = NULL, updated_at = now()
        WHERE event_outcomes.status <> 'done'`,
-      [unique.map((i) => i.eventId), unique.map((i) => i.batchId ?? null), unique.map((i) => JSON.stringify(i.result))],
+      [jsonRows(unique.map((i) => ({ event_id: i.eventId, batch_id: i.batchId ?? null, result: i.result })))],
     );
     return items.map(() => undefined);
   }

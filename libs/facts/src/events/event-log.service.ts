@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Coalescer, preparedQuery } from '@arbiter/platform';
+import { Coalescer, jsonRows, preparedQuery } from '@arbiter/platform';
 
 /** An event to append; `occurred_at` defaults to now, `source` to `api`. */
 export interface NewEvent {
@@ -83,18 +83,11 @@ export class EventLogService {
       this.dataSource,
       'arbiter_events_append',
       `INSERT INTO events (id, user_id, type, source, occurred_at, payload)
-       SELECT id, user_id, type, source, occurred_at::timestamptz, payload::jsonb
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS e(id, user_id, type, source, occurred_at, payload)
+       SELECT id, user_id, type, source, occurred_at::timestamptz, payload
+       FROM jsonb_to_recordset($1::jsonb) AS e(id text, user_id text, type text, source text, occurred_at text, payload jsonb)
        ON CONFLICT (id) DO NOTHING
        RETURNING id, received_at`,
-      [
-        events.map((e) => e.id),
-        events.map((e) => e.user_id),
-        events.map((e) => e.type),
-        events.map((e) => e.source ?? 'api'),
-        events.map((e) => String(e.occurred_at)),
-        events.map((e) => JSON.stringify(e.payload ?? {})),
-      ],
+      [jsonRows(events.map((e) => ({ id: e.id, user_id: e.user_id, type: e.type, source: e.source ?? 'api', occurred_at: String(e.occurred_at), payload: e.payload ?? {} })))],
     );
     const inserted = new Map(rows.map((r) => [r.id, iso(r.received_at)]));
     // Two submissions of one id in one batch: only the first counts as new.

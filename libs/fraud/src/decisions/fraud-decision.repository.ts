@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { Coalescer, preparedQuery } from '@arbiter/platform';
+import { Coalescer, jsonRows, preparedQuery } from '@arbiter/platform';
 import { FraudDecisionEntity } from '../entities/fraud.entities';
 
 export interface NewDecision {
@@ -72,28 +72,17 @@ export class FraudDecisionRepository {
   }
 
   private async insertMany(ds: NewDecision[]): Promise<string[]> {
-    const col = <T>(f: (d: NewDecision) => T) => ds.map(f);
     const rows = await preparedQuery<{ id: string; event_id: string }>(
       this.repo.manager.connection,
       'arbiter_fraud_decisions_insert',
       `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
-       SELECT id::uuid, event_id, event_type, user_id, false, score, outcome, matched::jsonb, reasons::jsonb, facts::jsonb, event::jsonb
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-         AS d(id, event_id, event_type, user_id, score, outcome, matched, reasons, facts, event)
+       SELECT id::uuid, event_id, event_type, user_id, false, score::float8, outcome, matched, reasons, facts, event
+       FROM jsonb_to_recordset($1::jsonb)
+         AS d(id text, event_id text, event_type text, user_id text, score text, outcome text, matched jsonb, reasons jsonb, facts jsonb, event jsonb)
        ON CONFLICT (event_id) WHERE NOT is_check DO NOTHING
        RETURNING id, event_id`,
-      [
-        col((d) => d.id),
-        col((d) => d.eventId),
-        col((d) => d.eventType),
-        col((d) => d.userId),
-        col((d) => d.score),
-        col((d) => d.outcome),
-        col((d) => JSON.stringify(d.matched)),
-        col((d) => JSON.stringify(d.reasons)),
-        col((d) => JSON.stringify(d.facts)),
-        col((d) => JSON.stringify(d.event)),
-      ],
+      // The score as text keeps NaN and infinities, which JSON has no number for.
+      [jsonRows(ds.map((d) => ({ id: d.id, event_id: d.eventId, event_type: d.eventType, user_id: d.userId, score: String(d.score), outcome: d.outcome, matched: d.matched, reasons: d.reasons, facts: d.facts, event: d.event })))],
     );
     const inserted = new Map(rows.map((r) => [r.event_id, String(r.id)]));
     const missing = ds.filter((d) => !inserted.has(d.eventId)).map((d) => d.eventId);

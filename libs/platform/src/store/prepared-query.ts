@@ -25,3 +25,12 @@ export async function preparedQuery<R = Record<string, unknown>>(dataSource: Dat
     throw err;
   }
 }
+
+/**
+ * The rows of a multi-row statement as one JSON parameter, for `jsonb_to_recordset($1::jsonb) AS
+ * x(col type, ...)`: one native JSON.stringify for the whole batch, where a text[] parameter per
+ * column makes the driver quote and escape every element (slow for JSON-valued columns).
+ */
+export function jsonRows(rows: readonly Record<string, unknown>[]): string {
+  return JSON.stringify(rows);
+}
