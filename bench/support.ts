@@ -83,6 +83,66 @@ export async function load(url: string, opts: { body: () => unknown; connections
   };
 }
 
+/**
+ * An open-loop load at a steady `rate`: requests leave at even intervals (checked every
+ * millisecond) over up to `connections` keep-alive sockets, whatever the answers do, and each
+ * latency is measured from the moment its request was due, so a stall shows in the percentiles
+ * instead of slowing the load down (no coordinated omission). autocannon's rate caps are budgets
+ * per second and per connection, spent as fast as possible at the start of each second: at "half
+ * load" every second begins with a burst at full speed, which is not the load the target means.
+ */
+export async function paced(url: string, opts: { body: () => unknown; rate: number; seconds: number; connections?: number; headers?: Record<string, string> }): Promise<LoadResult> {
+  const http = await import('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections ?? 100 });
+  const target = new URL(url);
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  let sent = 0;
+  let pending = 0;
+  const send = (due: number) => {
+    const body = JSON.stringify(opts.body());
+    pending++;
+    const req = http.request(
+      { agent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(opts.headers ?? {}) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          pending--;
+          latencies.push(performance.now() - due);
+          if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode > 299) non2xx++;
+        });
+      },
+    );
+    req.on('error', () => {
+      pending--;
+      errors++;
+    });
+    req.end(body);
+  };
+  const start = performance.now();
+  const durationMs = opts.seconds * 1000;
+  await new Promise<void>((done) => {
+    const timer = setInterval(() => {
+      const now = performance.now();
+      const elapsed = Math.min(now - start, durationMs);
+      const due = Math.floor((elapsed * opts.rate) / 1000);
+      for (; sent < due; sent++) send(start + (sent * 1000) / opts.rate);
+      if (now - start >= durationMs) {
+        clearInterval(timer);
+        done();
+      }
+    }, 1);
+  });
+  const deadline = performance.now() + 30_000;
+  while (pending > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  agent.destroy();
+  const elapsed = (performance.now() - start) / 1000;
+  const sorted = latencies.sort((a, b) => a - b);
+  const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
+  return { requestsPerSec: latencies.length / Math.max(elapsed, opts.seconds), p50: pct(50), p99: pct(99), non2xx, errors: errors + pending };
+}
+
 export function table(headers: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
