@@ -140,6 +140,25 @@ describe.each<Mode>(['embedded', 'postgres'])('facts (%s, the real app)', (mode)
       expect((await t.users.get('u-upsert'))!.attributes).toEqual({ country: 'FR', vip: true, tags: ['x'] });
     });
 
+    it('merges concurrent creating writes of many users, several to one user, in the order they were made', async () => {
+      // Concurrent calls share one statement; a user written twice in that group is written in rounds.
+      await t.users.put('u-many-a', { country: 'DE', segment: 'old' });
+      const writes = [
+        t.users.patch('u-many-a', { segment: null, vip: true }, { createIfMissing: true }),
+        t.users.patch('u-many-b', { country: 'FR' }, { createIfMissing: true }),
+        t.users.patch('u-many-a', { vip: false, tags: ['t'] }, { createIfMissing: true }),
+        t.users.patch('u-many-c', { lifetime_value: 3 }, { createIfMissing: true }),
+        t.users.patch('u-many-a', { country: 'IT' }, { createIfMissing: true }),
+      ];
+      const answers = await Promise.all(writes);
+      expect(answers.map((u) => u.id)).toEqual(['u-many-a', 'u-many-b', 'u-many-a', 'u-many-c', 'u-many-a']);
+      expect(answers[0].attributes).toEqual({ country: 'DE', vip: true });
+      expect(answers[4].attributes).toEqual({ country: 'IT', vip: false, tags: ['t'] });
+      expect((await t.users.get('u-many-a'))!.attributes).toEqual({ country: 'IT', vip: false, tags: ['t'] });
+      expect((await t.users.get('u-many-b'))!.attributes).toEqual({ country: 'FR' });
+      expect((await t.users.get('u-many-c'))!.attributes).toEqual({ lifetime_value: 3 });
+    });
+
     it('answers a value of the wrong type with a 400 naming the attribute, and changes nothing', async () => {
       await t.inject({ method: 'PUT', url: '/v1/users/u-typed', payload: { attributes: { country: 'FR' } } });
       for (const method of ['PUT', 'PATCH'] as const) {

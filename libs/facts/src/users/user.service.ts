@@ -1,11 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Coalescer, preparedQuery, NotFoundError, ValidationError, type FieldProblem } from '@arbiter/platform';
+import { Coalescer, jsonRows, preparedQuery, NotFoundError, ValidationError, type FieldProblem } from '@arbiter/platform';
 import { FactsConfig } from '../config/facts-config';
 import { EventLogService } from '../events/event-log.service';
 import { checkValue, describe } from '../schema/value-check';
 import { forgetMemo, memoised } from '../session-memo';
+
+/** One merge of attributes into a user: values to set, and attributes to remove (never both for one name). */
+interface AttributeChange {
+  id: string;
+  set: Record<string, unknown>;
+  removed: string[];
+}
 
 /** A user as the API shows it. */
 export interface UserView {
@@ -35,6 +42,12 @@ export class UserService {
     // Each caller gets its own copy: a session may not see another session's object.
     return ids.map((id) => ({ ...(byId.get(id) ?? {}) }));
   });
+
+  /**
+   * Merging writes that may create the user (what actions do, many per second under load): those
+   * of concurrent calls share one statement.
+   */
+  private readonly upserts = new Coalescer<AttributeChange, Record<string, unknown>>((changes) => this.upsertMany(changes));
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -70,23 +83,48 @@ export class UserService {
   async patch(id: string, attributes: unknown, options: { createIfMissing?: boolean } = {}): Promise<UserView> {
     checkId(id);
     const clean = this.validate(attributes, false);
-    const params = [id, JSON.stringify(clean.set), clean.removed];
     const rows: Record<string, unknown>[] = options.createIfMissing
-      ? await this.dataSource.query(
-          `INSERT INTO users AS u (id, attributes) VALUES ($1, $2::jsonb - $3::text[])
-           ON CONFLICT (id) DO UPDATE SET attributes = (u.attributes || $2::jsonb) - $3::text[], updated_at = now()
-           RETURNING id, attributes, created_at, updated_at`,
-          params,
-        )
+      ? [await this.upserts.submit({ id, set: clean.set, removed: clean.removed })]
       : // A CTE so the driver returns rows (TypeORM returns [rows, count] for a bare UPDATE).
         await this.dataSource.query(
           `WITH u AS (UPDATE users SET attributes = (attributes || $2::jsonb) - $3::text[], updated_at = now()
            WHERE id = $1 RETURNING id, attributes, created_at, updated_at) SELECT * FROM u`,
-          params,
+          [id, JSON.stringify(clean.set), clean.removed],
         );
     if (!rows.length) throw new NotFoundError('user', id);
     forgetMemo(userMarker(id));
     return view(rows[0]);
+  }
+
+  /**
+   * Creates or merges into each user, in order. ON CONFLICT may touch a row once per statement, so
+   * a user changed twice in one group is written in rounds: each round holds a user once.
+   */
+  private async upsertMany(changes: AttributeChange[]): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = new Array(changes.length);
+    let rest = changes.map((change, i) => ({ change, i }));
+    while (rest.length) {
+      const ids = new Set<string>();
+      const round: typeof rest = [];
+      const later: typeof rest = [];
+      for (const r of rest) {
+        if (ids.has(r.change.id)) later.push(r);
+        else (ids.add(r.change.id), round.push(r));
+      }
+      const rows = await preparedQuery<Record<string, unknown>>(
+        this.dataSource,
+        'arbiter_users_merge',
+        `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, set jsonb, removed text[]))
+         INSERT INTO users AS u (id, attributes) SELECT id, set - removed FROM x
+         ON CONFLICT (id) DO UPDATE SET attributes = (u.attributes || EXCLUDED.attributes) - (SELECT x.removed FROM x WHERE x.id = EXCLUDED.id), updated_at = now()
+         RETURNING id, attributes, created_at, updated_at`,
+        [jsonRows(round.map((r) => ({ id: r.change.id, set: r.change.set, removed: r.change.removed })))],
+      );
+      const byId = new Map(rows.map((row) => [String(row.id), row]));
+      for (const r of round) out[r.i] = byId.get(r.change.id)!;
+      rest = later;
+    }
+    return out;
   }
 
   /** Erases the user and every event of theirs, in one transaction (the right to be forgotten). */
