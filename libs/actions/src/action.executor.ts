@@ -3,7 +3,7 @@ import { AppConfig, QueueService } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import type { ActionContext, ActionEvent, ActionMode, RegisteredAction } from './action.interfaces';
 import type { ActionLogEntry, ActionStatus } from './action-log.entity';
-import { ActionLogRepository } from './action-log.repository';
+import { ActionLogRepository, type Claim, type StatusChange } from './action-log.repository';
 import { actionExecutions } from './action.metrics';
 import { ActionRegistry } from './action.registry';
 import { PermanentActionError } from './errors/action.error';
@@ -36,6 +36,24 @@ export interface ActionOutcome {
   replayed: boolean;
 }
 
+export interface ExecuteOptions {
+  /**
+   * Takes the action log's writes of inline outcomes: the caller awaits them before storing
+   * anything that depends on them (the pipeline does, before the event's outcome).
+   */
+  defer?: (write: Promise<unknown>) => void;
+}
+
+/** An action about to run: what it is, and its claim in the action log (sent, not yet answered). */
+interface Prepared {
+  match: MatchedRule;
+  index: number;
+  key: string;
+  action: RegisteredAction;
+  base: Omit<ActionOutcome, 'mode' | 'status'>;
+  claim: Promise<Claim>;
+}
+
 /** Data of one job on the `actions` queue; the job id is the idempotency key. */
 export interface ActionJobData {
   key: string;
@@ -66,28 +84,36 @@ export class ActionExecutor {
     private readonly config: AppConfig,
   ) {}
 
-  async execute(event: ActionEvent, matches: readonly MatchedRule[]): Promise<ActionOutcome[]> {
+  /**
+   * Runs the actions of `matches` in order. Their claims in the action log go out together first
+   * (concurrent claims share one statement); the actions then run one after another. With
+   * `options.defer`, the action log's record of each inline outcome is handed to the caller to
+   * await before it stores anything that depends on it, instead of being awaited here.
+   */
+  async execute(event: ActionEvent, matches: readonly MatchedRule[], options: ExecuteOptions = {}): Promise<ActionOutcome[]> {
+    const steps = matches.flatMap((match) => match.actions.map((_, index) => this.prepare(event, match, index)));
+    const claims = steps.map((step) => ('claim' in step ? step.claim : undefined));
+    for (const claim of claims) claim?.catch(() => undefined); // awaited in order below
     const outcomes: ActionOutcome[] = [];
-    for (const match of matches) {
-      for (let index = 0; index < match.actions.length; index++) {
-        outcomes.push(await this.executeOne(event, match, index));
-      }
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i];
+      outcomes.push('outcome' in step ? step.outcome : await this.run(event, step, await claims[i]!, options));
     }
     return outcomes;
   }
 
-  private async executeOne(event: ActionEvent, match: MatchedRule, index: number): Promise<ActionOutcome> {
+  /** An action's outcome when it cannot run (unknown, shadow), else its claim, sent now. */
+  private prepare(event: ActionEvent, match: MatchedRule, index: number): { outcome: ActionOutcome } | Prepared {
     const invocation = match.actions[index];
     const key = idempotencyKey(event.id, match.ruleId, index);
     const action = this.registry.get(invocation.action);
     const base = { idempotencyKey: key, ruleId: match.ruleId, domain: match.domain, index, action: invocation.action, params: invocation.params, replayed: false };
     if (!action) {
       // The rule compiled against a registry without this action: impossible unless a plugin was removed between compile and run.
-      return { ...base, mode: 'inline', status: 'failed', error: { code: 'UNKNOWN_ACTION', message: `no action "${invocation.action}" is registered` } };
+      return { outcome: { ...base, mode: 'inline', status: 'failed', error: { code: 'UNKNOWN_ACTION', message: `no action "${invocation.action}" is registered` } } };
     }
-    if (match.mode === 'shadow') return { ...base, mode: action.mode, status: 'skipped' };
-
-    const claim = await this.log.claim({
+    if (match.mode === 'shadow') return { outcome: { ...base, mode: action.mode, status: 'skipped' } };
+    const claim = this.log.claim({
       idempotencyKey: key,
       eventId: event.id,
       ruleId: match.ruleId,
@@ -99,6 +125,12 @@ export class ActionExecutor {
       params: { ...invocation.params },
       event,
     });
+    return { match, index, key, action, base, claim };
+  }
+
+  private async run(event: ActionEvent, step: Prepared, claim: Claim, options: ExecuteOptions): Promise<ActionOutcome> {
+    const { match, index, key, action, base } = step;
+    const invocation = match.actions[index];
     // An inline execution still `running` from an attempt whose process died is run again (once
     // stale for as long as a queued job's lock), so its effect is not lost with the crash.
     const takenOver = !claim.claimed && action.mode === 'inline' && claim.existing.status === 'running' && (await this.log.takeOver(key, this.config.jobLockMs));
@@ -126,16 +158,23 @@ export class ActionExecutor {
     const context: ActionContext = { idempotencyKey: key, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index, mode: 'inline', attempt: 1 };
     try {
       const result = normalise(await action.handler.execute(invocation.params as Record<string, unknown>, context));
-      await this.log.update(key, { status: 'succeeded', result: result ?? null, attempts: 1 });
+      await this.record(key, { status: 'succeeded', result: result ?? null, attempts: 1 }, options);
       this.executions.inc({ action: action.name, mode: 'inline', outcome: 'succeeded' });
       return { ...base, mode: 'inline', status: 'succeeded', result };
     } catch (err) {
       const error = describeError(err);
-      await this.log.update(key, { status: 'failed', errorCode: error.code, errorMessage: error.message, attempts: 1 });
+      await this.record(key, { status: 'failed', errorCode: error.code, errorMessage: error.message, attempts: 1 }, options);
       this.executions.inc({ action: action.name, mode: 'inline', outcome: 'failed' });
       this.logger.warn(`inline action ${action.name} (${key}) failed: ${error.message}`);
       return { ...base, mode: 'inline', status: 'failed', error };
     }
+  }
+
+  /** Writes an inline outcome to the action log, or hands the write to the caller (`options.defer`). */
+  private async record(key: string, change: StatusChange, options: ExecuteOptions): Promise<void> {
+    const write = this.log.update(key, change);
+    if (options.defer) options.defer(write);
+    else await write;
   }
 
   /** Adds (or re-adds) the job of a deferred execution with the action's retry policy. */

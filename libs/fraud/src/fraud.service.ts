@@ -41,6 +41,11 @@ export interface AssessOptions {
   check?: boolean;
   /** The call's evaluation inputs when the caller already has them (the pipeline stage). */
   inputs?: EvaluationInputs;
+  /**
+   * Return as soon as the decision is made and leave its write in flight (`stored`), for a caller
+   * that awaits it before storing anything that depends on it (the pipeline stage).
+   */
+  deferStore?: boolean;
 }
 
 /** {@link FraudDecision} plus what the stage needs: the live matches (to run their actions) and evaluation errors. */
@@ -48,6 +53,8 @@ export interface FraudAssessment {
   decision: FraudDecision;
   live: RuleMatch[];
   errors: EvalError[];
+  /** With `deferStore`: the write of the decision, answering its id (also set on `decision` then). */
+  stored?: Promise<string>;
 }
 
 /** Set while fraud rules are evaluated: a fraud rule reading `fraud.*` would wait for itself. */
@@ -102,8 +109,9 @@ export class FraudService implements OnApplicationBootstrap {
     const decided = decide({ matches, thresholds: this.config.thresholdsFor(event.type), snoozed, allowListed });
     for (const attr of this.attributesRead(ruleSet, event.type)) read[`user.${attr}`] = inputs.user[attr] ?? null;
     const decision: FraudDecision = { outcome: decided.outcome, score: decided.score, reasons: decided.reasons, matched: decided.matched, facts: read, check: options.check === true };
+    let stored: Promise<string> | undefined;
     if (options.store) {
-      decision.decision_id = await this.decisions.insert({
+      stored = this.decisions.insert({
         id: randomUUID(),
         eventId: event.id,
         eventType: event.type,
@@ -115,12 +123,16 @@ export class FraudService implements OnApplicationBootstrap {
         reasons: decision.reasons,
         facts: read,
         event,
-      });
+      }).then((id) => (decision.decision_id = id));
+      if (!options.deferStore) {
+        await stored;
+        stored = undefined;
+      }
     }
     this.decisionsCounter.inc({ outcome: decision.outcome, kind: options.check ? 'check' : options.store ? 'pipeline' : 'preview' });
     if (options.store && !options.check) for (const m of decided.matched) this.matchesCounter.inc({ rule: m.rule_id, domain: FRAUD_DOMAIN });
     const liveIds = new Set(decided.live);
-    return { decision, live: matches.filter((m) => liveIds.has(m.ruleId)), errors: evaluated.errors };
+    return { decision, live: matches.filter((m) => liveIds.has(m.ruleId)), errors: evaluated.errors, stored };
   }
 
   private attributesRead(ruleSet: RuleSet, type: string): string[] {

@@ -15,7 +15,10 @@ export class FraudStage implements StageHandler {
   constructor(private readonly fraud: FraudService) {}
 
   async run(ctx: StageContext): Promise<void> {
-    const { decision, live, errors } = await this.fraud.run(ctx.event, { store: true, inputs: ctx.inputs });
+    // The decision's write runs while the later stages do; the pipeline awaits it before the outcome.
+    const { decision, live, errors, stored } = await this.fraud.run(ctx.event, { store: true, deferStore: true, inputs: ctx.inputs });
+    const recorded = { outcome: decision.outcome, score: decision.score, decision_id: decision.decision_id, reasons: decision.reasons };
+    if (stored) ctx.defer(stored.then((id) => (recorded.decision_id = id)));
     const outcomes = live.length ? await ctx.runActions(live) : [];
     // Report live and shadow matches alike (shadow ones are how a new rule is watched); the
     // executor skips shadow actions anyway, and only live rules are passed to it.
@@ -28,6 +31,6 @@ export class FraudStage implements StageHandler {
       for (const e of errors) list.push({ fact: (e as { fact?: string }).fact, rule_id: (e as { ruleId?: string }).ruleId, message: e.message });
     }
     ctx.result.domains.fraud = { matched: decision.matched, facts: decision.facts };
-    recordDecision('fraud', { outcome: decision.outcome, score: decision.score, decision_id: decision.decision_id, reasons: decision.reasons });
+    recordDecision('fraud', recorded);
   }
 }

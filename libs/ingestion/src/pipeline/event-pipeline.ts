@@ -117,6 +117,11 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     const result: PipelineResult = { event_id: event.id, duplicate: false, fraud: null, matched: [], actions: [], domains: {} };
     const errors: NonNullable<PipelineResult['errors']> = [];
     const actionEvent = { ...event, depth: event.depth ?? 0 };
+    const deferred: Promise<unknown>[] = [];
+    const defer = (write: Promise<unknown>) => {
+      write.catch(() => undefined); // awaited below, after the stages
+      deferred.push(write);
+    };
     const ctx: StageContext = {
       event,
       mode,
@@ -128,7 +133,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
         for (const m of evaluated.matches) this.matchesCounter.inc({ rule: m.ruleId, domain: m.domain });
         return evaluated;
       },
-      runActions: (matches: readonly RuleMatch[]) => this.executor.execute(actionEvent, matches),
+      runActions: (matches: readonly RuleMatch[]) => this.executor.execute(actionEvent, matches, { defer }),
+      defer,
       report: (matches: readonly RuleMatch[], outcomes: readonly ActionOutcome[]) => {
         for (const m of matches) result.matched.push({ rule_id: m.ruleId, domain: m.domain });
         for (const o of outcomes) {
@@ -136,14 +142,20 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
         }
       },
     };
-    for (const stage of this.stagesFor(ruleSet)) {
-      const end = this.durations.startTimer({ domain: stage.domain });
-      try {
-        await stage.handler.run(ctx);
-      } finally {
-        end();
+    try {
+      for (const stage of this.stagesFor(ruleSet)) {
+        const end = this.durations.startTimer({ domain: stage.domain });
+        try {
+          await stage.handler.run(ctx);
+        } finally {
+          end();
+        }
       }
+    } finally {
+      // Even when a stage failed: no write of this attempt may still be running when it ends.
+      await Promise.allSettled(deferred);
     }
+    await Promise.all(deferred);
     result.fraud = (decisionOf<Record<string, unknown>>('fraud') as Record<string, unknown> | undefined) ?? null;
     if (errors.length) result.errors = [...(result.errors ?? []), ...errors];
     return result;

@@ -40,8 +40,17 @@ export interface StageContext {
   readonly inputs: EvaluationInputs;
   /** Evaluates the loaded rules of `domain` against the event (awaiting async facts only if needed). */
   evaluate(domain: string): Promise<EvalResult>;
-  /** Runs (inline) or enqueues (deferred) the actions of these matches; shadow rules' are skipped. */
+  /**
+   * Runs (inline) or enqueues (deferred) the actions of these matches; shadow rules' are skipped.
+   * The action log's records of inline outcomes are deferred (see `defer`).
+   */
   runActions(matches: readonly RuleMatch[]): Promise<ActionOutcome[]>;
+  /**
+   * A write that nothing later in the call reads: it runs while the next stages do, and the
+   * pipeline awaits every deferred write before it stores the event's outcome (a failed one fails
+   * the event, as if it had been awaited in place).
+   */
+  defer(write: Promise<unknown>): void;
   /** Adds matches and their action outcomes to the response. */
   report(matches: readonly RuleMatch[], outcomes: readonly ActionOutcome[]): void;
   readonly result: PipelineResult;
