@@ -122,13 +122,14 @@ export async function paced(url: string, opts: { body: () => unknown; rate: numb
   };
   const start = performance.now();
   const durationMs = opts.seconds * 1000;
+  const total = Math.floor(opts.seconds * opts.rate);
+  // Request k is due at start + k / rate; each tick sends every request due by then.
+  const dueAt = (k: number) => start + (k * 1000) / opts.rate;
   await new Promise<void>((done) => {
     const timer = setInterval(() => {
       const now = performance.now();
-      const elapsed = Math.min(now - start, durationMs);
-      const due = Math.floor((elapsed * opts.rate) / 1000);
-      for (; sent < due; sent++) send(start + (sent * 1000) / opts.rate);
-      if (now - start >= durationMs) {
+      for (; sent < total && dueAt(sent) <= now; sent++) send(dueAt(sent));
+      if (sent >= total || now - start >= durationMs) {
         clearInterval(timer);
         done();
       }
