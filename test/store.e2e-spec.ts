@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { preparedQuery } from '@arbiter/platform';
 import { bootApi, runnable, type Mode, type TestApp } from './support/harness';
 
 describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
@@ -33,5 +34,21 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
     const rows: { id: number; note: string }[] = await ds.query('SELECT id, note FROM scratch ORDER BY id');
     expect(rows.map((r) => r.id)).toEqual([10, 11, 12, 13, 14]);
     expect(rows.every((r) => r.note === 'kept')).toBe(true);
+  });
+
+  it('runs named statements on the pool, answering rows, with plans made for the data as it is now', async () => {
+    await ds.query(`INSERT INTO scratch SELECT g, 'row ' || g FROM generate_series(100, 109) AS g`);
+    const text = 'SELECT id, note FROM scratch WHERE id = ANY($1::int[]) ORDER BY id';
+    for (let i = 0; i < 7; i++) {
+      // The same name again and again: prepared once per connection, answered every time.
+      const rows = await preparedQuery<{ id: number; note: string }>(ds, 'test_scratch_ids', text, [[100 + i, 200]]);
+      expect(rows).toEqual([{ id: 100 + i, note: `row ${100 + i}` }]);
+    }
+    const rows = await preparedQuery<{ id: number }>(ds, 'test_scratch_update', 'WITH u AS (UPDATE scratch SET note = $2 WHERE id = $1 RETURNING id) SELECT id FROM u', [101, 'changed']);
+    expect(rows).toEqual([{ id: 101 }]);
+    if (mode === 'postgres') {
+      // A generic plan chosen while a table is small would stay a sequential scan as it grows.
+      expect((await ds.query('SHOW plan_cache_mode'))[0].plan_cache_mode).toBe('force_custom_plan');
+    }
   });
 });

@@ -11,7 +11,10 @@ interface NamedQueryPool {
  * statements of the event pipeline cost about as much as running them. Returns the rows (for an
  * UPDATE ... RETURNING too, unlike `DataSource.query`). For single statements outside a
  * transaction; `name` must belong to this one `text` (PostgreSQL refuses one name for two texts).
- * TypeORM's logger is told of each statement, as for its own.
+ * TypeORM's logger is told of each statement, as for its own. The pool's connections use
+ * `plan_cache_mode = force_custom_plan` (StoreModule): the statement is still planned for its
+ * parameters and the tables as they are now, only parsing is saved; a generic plan, chosen once
+ * while a table was nearly empty, would otherwise stay a sequential scan as the table grows.
  */
 export async function preparedQuery<R = Record<string, unknown>>(dataSource: DataSource, name: string, text: string, values: readonly unknown[]): Promise<R[]> {
   const pool = (dataSource.driver as unknown as { master?: NamedQueryPool }).master;

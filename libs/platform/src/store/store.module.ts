@@ -38,7 +38,9 @@ export class StoreModule {
               retryAttempts: 2,
               retryDelay: 1000,
             };
-            if (config.databaseUrl) return { ...base, url: config.databaseUrl, extra: { max: 20 } };
+            // Custom plans for the hot path's named statements (preparedQuery): a generic plan made
+            // while a table was small (a sequential scan) is kept as it grows, and cost 100x.
+            if (config.databaseUrl) return { ...base, url: config.databaseUrl, extra: { max: 20, options: '-c plan_cache_mode=force_custom_plan' } };
             const pool = await embedded.pool('public');
             // TypeORM calls `new driver.Pool(options)`; a constructor returning an object yields it.
             return { ...base, driver: { Pool: function EmbeddedPool() { return pool; } } };
