@@ -56,6 +56,29 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     expect(user.json().attributes.segment).toBe('big_spender');
   });
 
+  it('counts events, rule matches, stage runs and actions in the metrics', async () => {
+    // prom-client's registry is one per process (both modes of this file share it): compare before and after.
+    const metric = async (series: string) => {
+      const text = (await t.inject({ method: 'GET', url: '/metrics' })).body;
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line ? Number(line.slice(series.length + 1)) : 0;
+    };
+    const series = [
+      'arbiter_events_ingested_total{type="transaction",mode="sync"}',
+      'arbiter_rule_matches_total{rule="high_value_food",domain="growth"}',
+      'arbiter_rule_matches_total{rule="tag_big_spender",domain="growth"}',
+      'arbiter_pipeline_stage_duration_seconds_count{domain="growth"}',
+      'arbiter_action_executions_total{action="set_user_attribute",mode="inline",outcome="succeeded"}',
+    ];
+    const before = await Promise.all(series.map(metric));
+    for (const [i, amount] of [1500, 200, 50].entries()) {
+      expect((await post('/v1/events', { id: `e-metrics-${mode}-${i}`, type: 'transaction', user_id: 'u-metrics', payload: { amount, category: 'food' } })).statusCode).toBe(200);
+    }
+    const after = await Promise.all(series.map(metric));
+    // Three events; the food rule matched the first, the tagging rule the first two (and ran twice).
+    expect(after.map((v, i) => v - before[i])).toEqual([3, 1, 2, 3, 2]);
+  });
+
   it('answers a repeated id with the first result and runs nothing again', async () => {
     const first = await post('/v1/events', { id: 'e-dup', type: 'transaction', user_id: 'u-2', payload: { amount: 500 } });
     await t.inject({ method: 'PATCH', url: '/v1/users/u-2', payload: { attributes: { segment: 'changed by hand' } } });

@@ -1,4 +1,4 @@
-import { counter, histogram } from '@arbiter/platform';
+import { counter, histogram, tallyCounter } from '@arbiter/platform';
 
 /** Fact metrics, labelled by fact (the fact computed; an alias is labelled with its target). */
 export const factMetrics = () => ({
@@ -13,7 +13,7 @@ export const factMetrics = () => ({
     help: 'Facts that failed or timed out, by fact and reason (error, timeout)',
     labelNames: ['fact', 'reason'] as const,
   }),
-  memoHits: counter({
+  memoHits: tallyCounter({
     name: 'arbiter_fact_memo_hits_total',
     help: 'Fact reads answered from the session memo (including a shared in-flight computation), by fact',
     labelNames: ['fact'] as const,

@@ -67,7 +67,7 @@ export class FactsService implements FactResolver {
     const full = found.fixed ? { ...args, ...found.fixed } : args;
     if (fact.cache === 'none') return this.compute(fact, full, userId, event);
     const label = fact.definition.name;
-    return memoised(`${label}${userMarker(userId)}${canonicalJson(full)}`, () => this.compute(fact, full, userId, event), () => this.metrics.memoHits.inc({ fact: label }));
+    return memoised(`${label}${userMarker(userId)}${canonicalJson(full)}`, () => this.compute(fact, full, userId, event), () => this.metrics.memoHits.inc(label));
   }
 
   /** Like {@link get}, always as a Promise. */

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { counter } from '@arbiter/platform';
+import { counter, tallyCounter } from '@arbiter/platform';
 import { FactsService, type EvaluationInputs } from '@arbiter/facts';
 import { RuleSetService } from '@arbiter/ruleset';
 import type { EvalError, FactResolver, RuleEvent, RuleMatch, RuleSet } from '@arbiter/rules';
@@ -76,7 +76,7 @@ export function insideFraudAssessment(): boolean {
 export class FraudService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Fraud');
   private readonly decisionsCounter = counter({ name: 'arbiter_fraud_decisions_total', help: 'Fraud decisions by outcome and kind (pipeline, check, preview)', labelNames: ['outcome', 'kind'] as const });
-  private readonly matchesCounter = counter({ name: 'arbiter_rule_matches_total', help: 'Rule matches, by rule and domain', labelNames: ['rule', 'domain'] as const });
+  private readonly matchesCounter = tallyCounter({ name: 'arbiter_rule_matches_total', help: 'Rule matches, by rule and domain', labelNames: ['rule', 'domain'] as const });
 
   constructor(
     private readonly rules: RuleSetService,
@@ -130,7 +130,7 @@ export class FraudService implements OnApplicationBootstrap {
       }
     }
     this.decisionsCounter.inc({ outcome: decision.outcome, kind: options.check ? 'check' : options.store ? 'pipeline' : 'preview' });
-    if (options.store && !options.check) for (const m of decided.matched) this.matchesCounter.inc({ rule: m.rule_id, domain: FRAUD_DOMAIN });
+    if (options.store && !options.check) for (const m of decided.matched) this.matchesCounter.inc(m.rule_id, FRAUD_DOMAIN);
     const liveIds = new Set(decided.live);
     return { decision, live: matches.filter((m) => liveIds.has(m.ruleId)), errors: evaluated.errors, stored };
   }

@@ -1,7 +1,7 @@
-import { counter, histogram } from '@arbiter/platform';
+import { counter, histogram, tallyCounter } from '@arbiter/platform';
 
 export const eventsIngested = () =>
-  counter({ name: 'arbiter_events_ingested_total', help: 'Events accepted, by event type and mode (sync, batch, emitted)', labelNames: ['type', 'mode'] as const });
+  tallyCounter({ name: 'arbiter_events_ingested_total', help: 'Events accepted, by event type and mode (sync, batch, emitted)', labelNames: ['type', 'mode'] as const });
 
 export const eventsDuplicate = () =>
   counter({ name: 'arbiter_events_duplicate_total', help: 'Events answered from a previous result (repeated id), by mode', labelNames: ['mode'] as const });
@@ -15,7 +15,7 @@ export const stageDuration = () =>
   });
 
 export const ruleMatches = () =>
-  counter({ name: 'arbiter_rule_matches_total', help: 'Rule matches, by rule and domain', labelNames: ['rule', 'domain'] as const });
+  tallyCounter({ name: 'arbiter_rule_matches_total', help: 'Rule matches, by rule and domain', labelNames: ['rule', 'domain'] as const });
 
 export const eventJobs = () =>
   counter({ name: 'arbiter_event_jobs_total', help: 'Queued event jobs by outcome: completed, retrying (a failed attempt with tries left), failed (last attempt)', labelNames: ['outcome'] as const });

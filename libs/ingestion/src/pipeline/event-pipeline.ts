@@ -105,7 +105,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
       // Stored but never finished (a crash mid-way, or a failed job retried): run it again; every
       // step below is idempotent, so nothing happens twice.
     }
-    this.ingested.inc({ type: event.type, mode });
+    this.ingested.inc(event.type, mode);
     setSessionUser(event.user_id);
     const result = await this.run(event, mode, await inputs);
     await this.outcomes.saveDone(event.id, result, batchId);
@@ -130,7 +130,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
       evaluate: async (domain: string): Promise<EvalResult> => {
         const evaluated = await ruleSet.evaluate(event, { domain, resolver: inputs.resolver, user: inputs.user, now: inputs.now });
         for (const e of evaluated.errors) errors.push({ fact: (e as { fact?: string }).fact, rule_id: (e as { ruleId?: string }).ruleId, message: this.publicMessage(event, e.message) });
-        for (const m of evaluated.matches) this.matchesCounter.inc({ rule: m.ruleId, domain: m.domain });
+        for (const m of evaluated.matches) this.matchesCounter.inc(m.ruleId, m.domain);
         return evaluated;
       },
       runActions: (matches: readonly RuleMatch[]) => this.executor.execute(actionEvent, matches, { defer }),
