@@ -76,6 +76,7 @@ export function insideFraudAssessment(): boolean {
 export class FraudService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Fraud');
   private readonly decisionsCounter = counter({ name: 'arbiter_fraud_decisions_total', help: 'Fraud decisions by outcome and kind (pipeline, check, preview)', labelNames: ['outcome', 'kind'] as const });
+  private readonly attributesCache = new WeakMap<RuleSet, Map<string, string[]>>();
   private readonly matchesCounter = tallyCounter({ name: 'arbiter_rule_matches_total', help: 'Rule matches, by rule and domain', labelNames: ['rule', 'domain'] as const });
 
   constructor(
@@ -135,8 +136,17 @@ export class FraudService implements OnApplicationBootstrap {
     return { decision, live: matches.filter((m) => liveIds.has(m.ruleId)), errors: evaluated.errors, stored };
   }
 
+  /** The user attributes the fraud rules of `type` read (worked out once per rule set and type). */
   private attributesRead(ruleSet: RuleSet, type: string): string[] {
-    return [...new Set(ruleSet.rulesFor(type, FRAUD_DOMAIN).flatMap((r) => r.dependencies.userAttributes))];
+    let byType = this.attributesCache.get(ruleSet);
+    if (!byType) this.attributesCache.set(ruleSet, (byType = new Map()));
+    let attrs = byType.get(type);
+    if (!attrs) {
+      attrs = [...new Set(ruleSet.rulesFor(type, FRAUD_DOMAIN).flatMap((r) => r.dependencies.userAttributes))];
+      // Event types are the clients' to choose: keep the cache bounded.
+      if (byType.size < 1000) byType.set(type, attrs);
+    }
+    return attrs;
   }
 
   /**
