@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
-import { benchConfigDir, fmt, freePort, freshDatabase, load, start, table, waitFor } from './support';
-import { generatedRules, transaction } from './http.bench';
+import { fmt, load, table } from './support';
+import { startBenchApi, transaction } from './http.bench';
 
 /**
  * `node dist/bench/compare.js <other build's dist/apps/api/src/main.js> [rounds]`: this build's
@@ -10,29 +10,12 @@ import { generatedRules, transaction } from './http.bench';
  * `npm run bench` made minutes apart.
  */
 async function once(main: string): Promise<number> {
-  const db = await freshDatabase();
-  const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
-  const port = await freePort();
-  const api = start(main, {
-    PORT: String(port),
-    DATABASE_URL: db.url,
-    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
-    QUEUE_PREFIX: `cmp${Date.now().toString(36)}`,
-    CONFIG_DIR: config.dir,
-    LOG_LEVEL: 'warn',
-    NODE_ENV: 'production',
-    API_KEYS: 'bench-key-0001:*',
-  });
+  const { url, headers, stop } = await startBenchApi(main);
   try {
-    await waitFor(`http://127.0.0.1:${port}/readyz`, api);
-    const url = `http://127.0.0.1:${port}/v1/events`;
-    const headers = { authorization: 'Bearer bench-key-0001' };
     await load(url, { body: transaction, seconds: 3, headers });
     return (await load(url, { body: transaction, seconds: 10, headers })).requestsPerSec;
   } finally {
-    await api.stop();
-    await config.cleanup();
-    await db.drop();
+    await stop();
   }
 }
 

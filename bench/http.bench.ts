@@ -43,6 +43,38 @@ export function transaction(): Record<string, unknown> {
   };
 }
 
+/**
+ * The service of build `main` (its dist/apps/api/src/main.js) on a fresh database, the HTTP
+ * benchmark's rules, the local Redis and a free port, ready; `stop` also drops what it made.
+ */
+export async function startBenchApi(main: string): Promise<{ url: string; headers: Record<string, string>; stop(): Promise<void> }> {
+  const db = await freshDatabase();
+  const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
+  const port = await freePort();
+  const api = start(main, {
+    PORT: String(port),
+    DATABASE_URL: db.url,
+    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: `bench${Date.now().toString(36)}`,
+    CONFIG_DIR: config.dir,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    API_KEYS: 'bench-key-0001:*',
+  });
+  const stop = async () => {
+    await api.stop();
+    await config.cleanup();
+    await db.drop();
+  };
+  try {
+    await waitFor(`http://127.0.0.1:${port}/readyz`, api);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `http://127.0.0.1:${port}/v1/events`, headers: { authorization: 'Bearer bench-key-0001' }, stop };
+}
+
 export async function runHttpBench({ quick }: { quick: boolean }): Promise<string> {
   const seconds = quick ? 3 : 15;
   const dist = join(__dirname, '..');
@@ -58,23 +90,8 @@ export async function runHttpBench({ quick }: { quick: boolean }): Promise<strin
     await echo.stop();
   }
 
-  const db = await freshDatabase();
-  const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
-  const port = await freePort();
-  const api = start(join(dist, 'apps/api/src/main.js'), {
-    PORT: String(port),
-    DATABASE_URL: db.url,
-    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
-    QUEUE_PREFIX: `bench${Date.now().toString(36)}`,
-    CONFIG_DIR: config.dir,
-    LOG_LEVEL: 'warn',
-    NODE_ENV: 'production',
-    API_KEYS: 'bench-key-0001:*',
-  });
-  const headers = { authorization: 'Bearer bench-key-0001' };
+  const { url, headers, stop } = await startBenchApi(join(dist, 'apps/api/src/main.js'));
   try {
-    await waitFor(`http://127.0.0.1:${port}/readyz`, api);
-    const url = `http://127.0.0.1:${port}/v1/events`;
     await load(url, { body: transaction, seconds: 3, headers });
     const max = await load(url, { body: transaction, seconds, headers });
     rows.push({ name: 'Arbiter `POST /v1/events`, 100 connections', r: max });
@@ -82,9 +99,7 @@ export async function runHttpBench({ quick }: { quick: boolean }): Promise<strin
     rows.push({ name: `Arbiter \`POST /v1/events\` at half that rate (${fmt(half)} req/s), steady pacing`, r: await paced(url, { body: transaction, seconds, headers, rate: half }) });
     rows.push({ name: `Arbiter \`POST /v1/events\` at half that rate, autocannon's per-second budget (bursts)`, r: await load(url, { body: transaction, seconds, headers, rate: half }) });
   } finally {
-    await api.stop();
-    await config.cleanup();
-    await db.drop();
+    await stop();
   }
 
   const base = rows[0].r.requestsPerSec;
