@@ -92,13 +92,9 @@ export class ActionExecutor {
    */
   async execute(event: ActionEvent, matches: readonly MatchedRule[], options: ExecuteOptions = {}): Promise<ActionOutcome[]> {
     const steps = matches.flatMap((match) => match.actions.map((_, index) => this.prepare(event, match, index)));
-    const claims = steps.map((step) => ('claim' in step ? step.claim : undefined));
-    for (const claim of claims) claim?.catch(() => undefined); // awaited in order below
+    for (const step of steps) if ('claim' in step) step.claim.catch(() => undefined); // awaited in order below
     const outcomes: ActionOutcome[] = [];
-    for (let i = 0; i < steps.length; i++) {
-      const step = steps[i];
-      outcomes.push('outcome' in step ? step.outcome : await this.run(event, step, await claims[i]!, options));
-    }
+    for (const step of steps) outcomes.push('outcome' in step ? step.outcome : await this.run(event, step, options));
     return outcomes;
   }
 
@@ -128,8 +124,9 @@ export class ActionExecutor {
     return { match, index, key, action, base, claim };
   }
 
-  private async run(event: ActionEvent, step: Prepared, claim: Claim, options: ExecuteOptions): Promise<ActionOutcome> {
+  private async run(event: ActionEvent, step: Prepared, options: ExecuteOptions): Promise<ActionOutcome> {
     const { match, index, key, action, base } = step;
+    const claim = await step.claim;
     const invocation = match.actions[index];
     // An inline execution still `running` from an attempt whose process died is run again (once
     // stale for as long as a queued job's lock), so its effect is not lost with the crash.

@@ -7,18 +7,16 @@ interface NamedQueryPool {
 /**
  * Runs one of the hot path's statements as a named prepared statement, on the pool under TypeORM
  * (`pg.Pool`, or {@link PglitePool} for the embedded store, which ignores the name): PostgreSQL
- * parses and plans it once per connection instead of on every call. Planning the batched `unnest`
- * statements of the event pipeline cost about as much as running them. Returns the rows (for an
- * UPDATE ... RETURNING too, unlike `DataSource.query`). For single statements outside a
- * transaction; `name` must belong to this one `text` (PostgreSQL refuses one name for two texts).
- * TypeORM's logger is told of each statement, as for its own. The pool's connections use
- * `plan_cache_mode = force_custom_plan` (StoreModule): the statement is still planned for its
- * parameters and the tables as they are now, only parsing is saved; a generic plan, chosen once
- * while a table was nearly empty, would otherwise stay a sequential scan as the table grows.
+ * parses and analyses it once per connection instead of on every call. It is still planned on
+ * every call: the connections use `plan_cache_mode = force_custom_plan` (StoreModule), because a
+ * generic plan chosen once while a table was nearly empty stays a sequential scan as the table
+ * grows. Returns the rows (for an UPDATE ... RETURNING too, unlike `DataSource.query`). For single
+ * statements outside a transaction; `name` must belong to this one `text` (PostgreSQL refuses one
+ * name for two texts). TypeORM's logger is told of each statement, as for its own.
  */
 export async function preparedQuery<R = Record<string, unknown>>(dataSource: DataSource, name: string, text: string, values: readonly unknown[]): Promise<R[]> {
-  const pool = (dataSource.driver as unknown as { master?: NamedQueryPool }).master;
-  if (!pool || typeof pool.query !== 'function') return dataSource.query(text, values as unknown[]);
+  // Both stores put a pool there (StoreModule); TypeORM's Postgres driver keeps it as `master`.
+  const pool = (dataSource.driver as unknown as { master: NamedQueryPool }).master;
   // TypeORM's logger sees these statements as it sees its own (query logging, tests counting queries).
   dataSource.logger.logQuery(text, values as unknown[]);
   try {
