@@ -104,6 +104,38 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     expect(again.json().duplicate).toBe(true);
   });
 
+  it('stores the outcome and the fraud decision in one statement: when it fails, only the records of actions that ran are kept', async () => {
+    const replayed = async () => {
+      const text = (await t.inject({ method: 'GET', url: '/metrics' })).body;
+      const line = text.split('\n').find((l) => l.startsWith('arbiter_action_executions_total{action="set_user_attribute",mode="inline",outcome="replayed"} '));
+      return line ? Number(line.split(' ')[1]) : 0;
+    };
+    const id = `e-outcome-fails-${mode}`;
+    await ds.query(`CREATE FUNCTION refuse_outcome() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT ON event_outcomes FOR EACH ROW WHEN (NEW.event_id = '${id}') EXECUTE FUNCTION refuse_outcome()`);
+    try {
+      const failed = await post('/v1/events', { id, type: 'transaction', user_id: 'u-refused', payload: { amount: 300 } });
+      expect(failed.statusCode).toBe(500);
+      expect(failed.body).not.toContain('refused by the test');
+    } finally {
+      await ds.query('DROP TRIGGER refuse_outcome ON event_outcomes');
+      await ds.query('DROP FUNCTION refuse_outcome()');
+    }
+    // The action ran and its record stayed; the outcome and the decision, written with it, did not.
+    expect(await ds.query('SELECT status, attempts FROM action_log WHERE event_id = $1', [id])).toEqual([{ status: 'succeeded', attempts: 1 }]);
+    expect(await count('SELECT count(*) AS n FROM event_outcomes WHERE event_id = $1', [id])).toBe(0);
+    expect(await count('SELECT count(*) AS n FROM fraud_decisions WHERE event_id = $1', [id])).toBe(0);
+
+    // Sent again, the event is processed: the action is answered from its record, not run again.
+    const before = await replayed();
+    const again = await post('/v1/events', { id, type: 'transaction', user_id: 'u-refused', payload: { amount: 300 } });
+    expect(again.json()).toMatchObject({ duplicate: false, actions: [{ rule_id: 'tag_big_spender', status: 'succeeded' }] });
+    expect((await replayed()) - before).toBe(1);
+    const decisions = await ds.query('SELECT id FROM fraud_decisions WHERE event_id = $1', [id]);
+    expect(decisions).toEqual([{ id: again.json().fraud.decision_id }]);
+    expect(await count(`SELECT count(*) AS n FROM event_outcomes WHERE event_id = $1 AND status = 'done'`, [id])).toBe(1);
+  });
+
   it('accepts a CloudEvents envelope, subject being the user', async () => {
     const res = await post('/v1/events', { specversion: '1.0', id: 'ce-1', type: 'transaction', source: 'shop', subject: 'u-ce', time: '2026-01-01T00:00:00Z', data: { amount: 200 } });
     expect(res.statusCode).toBe(200);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, type Repository } from 'typeorm';
-import { Coalescer, jsonRows, preparedQuery } from '@arbiter/platform';
+import { Coalescer, jsonRows, preparedQuery, type CarriedRow, type RowKind } from '@arbiter/platform';
 import type { ActionEvent, ActionMode } from './action.interfaces';
 import { ActionLogEntry, type ActionStatus } from './action-log.entity';
 
@@ -26,6 +26,22 @@ export interface NewLogEntry {
   status: ActionStatus;
   params: Record<string, unknown>;
   event: ActionEvent;
+}
+
+/** Status changes of entries, many per statement. */
+const STATUS_CHANGES: RowKind = {
+  name: 'action_log_changes',
+  recordsDone: true,
+  sql: (param) =>
+    `UPDATE action_log a SET status = x.status, result = COALESCE(x.result::jsonb, a.result), error_code = x.error_code,
+            error_message = x.error_message, attempts = COALESCE(x.attempts, a.attempts), updated_at = now()
+     FROM jsonb_to_recordset(${param}::jsonb) AS x(key text, status text, result text, error_code text, error_message text, attempts int)
+     WHERE a.idempotency_key = x.key`,
+};
+
+function changeRow(key: string, c: StatusChange): Record<string, unknown> {
+  // The result as JSON text: a result of null is stored as JSON null, an absent one keeps the entry's.
+  return { key, status: c.status, result: c.result === undefined ? null : JSON.stringify(c.result), error_code: c.errorCode ?? null, error_message: c.errorMessage ?? null, attempts: c.attempts ?? null };
 }
 
 /**
@@ -85,27 +101,17 @@ export class ActionLogRepository {
     return this.updates.submit({ key: idempotencyKey, change });
   }
 
+  /** {@link update} as a row for another statement to carry (the event's outcome); written even if that one fails. */
+  carriedUpdate(idempotencyKey: string, change: StatusChange): CarriedRow {
+    return { kind: STATUS_CHANGES, row: changeRow(idempotencyKey, change) };
+  }
+
   private async updateMany(items: { key: string; change: StatusChange }[]): Promise<void[]> {
     // An entry's later change wins when one group holds two for the same key.
     const last = [...new Map(items.map((i) => [i.key, i.change])).entries()];
-    await preparedQuery(
-      this.repo.manager.connection,
-      'arbiter_action_log_update',
-      `WITH u AS (
-         UPDATE action_log a SET status = x.status, result = COALESCE(x.result::jsonb, a.result), error_code = x.error_code,
-                error_message = x.error_message, attempts = COALESCE(x.attempts, a.attempts), updated_at = now()
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[]) AS x(key, status, result, error_code, error_message, attempts)
-         WHERE a.idempotency_key = x.key RETURNING 1)
-       SELECT count(*) FROM u`,
-      [
-        last.map(([k]) => k),
-        last.map(([, c]) => c.status),
-        last.map(([, c]) => (c.result === undefined ? null : JSON.stringify(c.result))),
-        last.map(([, c]) => c.errorCode ?? null),
-        last.map(([, c]) => c.errorMessage ?? null),
-        last.map(([, c]) => c.attempts ?? null),
-      ],
-    );
+    await preparedQuery(this.repo.manager.connection, 'arbiter_action_log_update', `WITH u AS (${STATUS_CHANGES.sql('$1')} RETURNING 1) SELECT count(*) FROM u`, [
+      jsonRows(last.map(([key, change]) => changeRow(key, change))),
+    ]);
     return items.map(() => undefined);
   }
 

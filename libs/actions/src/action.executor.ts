@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, QueueService } from '@arbiter/platform';
+import { AppConfig, QueueService, type CarriedRow } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import type { ActionContext, ActionEvent, ActionMode, RegisteredAction } from './action.interfaces';
 import type { ActionLogEntry, ActionStatus } from './action-log.entity';
@@ -38,10 +38,10 @@ export interface ActionOutcome {
 
 export interface ExecuteOptions {
   /**
-   * Takes the action log's writes of inline outcomes: the caller awaits them before storing
-   * anything that depends on them (the pipeline does, before the event's outcome).
+   * Takes the action log's records of inline outcomes as rows for the caller's own statement to
+   * carry (the pipeline's, that stores the event's outcome), instead of writing them here.
    */
-  defer?: (write: Promise<unknown>) => void;
+  carry?: (row: CarriedRow) => void;
 }
 
 /** An action about to run: what it is, and its claim in the action log (sent, not yet answered). */
@@ -87,8 +87,8 @@ export class ActionExecutor {
   /**
    * Runs the actions of `matches` in order. Their claims in the action log go out together first
    * (concurrent claims share one statement); the actions then run one after another. With
-   * `options.defer`, the action log's record of each inline outcome is handed to the caller to
-   * await before it stores anything that depends on it, instead of being awaited here.
+   * `options.carry`, the action log's record of each inline outcome is handed to the caller to
+   * write with its own statement, instead of being written here.
    */
   async execute(event: ActionEvent, matches: readonly MatchedRule[], options: ExecuteOptions = {}): Promise<ActionOutcome[]> {
     const steps = matches.flatMap((match) => match.actions.map((_, index) => this.prepare(event, match, index)));
@@ -167,11 +167,10 @@ export class ActionExecutor {
     }
   }
 
-  /** Writes an inline outcome to the action log, or hands the write to the caller (`options.defer`). */
+  /** Writes an inline outcome to the action log, or hands the row to the caller (`options.carry`). */
   private async record(key: string, change: StatusChange, options: ExecuteOptions): Promise<void> {
-    const write = this.log.update(key, change);
-    if (options.defer) options.defer(write);
-    else await write;
+    if (options.carry) options.carry(this.log.carriedUpdate(key, change));
+    else await this.log.update(key, change);
   }
 
   /** Adds (or re-adds) the job of a deferred execution with the action's retry policy. */

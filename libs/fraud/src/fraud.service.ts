@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { counter, tallyCounter } from '@arbiter/platform';
+import { counter, tallyCounter, type CarriedRow } from '@arbiter/platform';
 import { FactsService, type EvaluationInputs } from '@arbiter/facts';
 import { RuleSetService } from '@arbiter/ruleset';
 import type { EvalError, FactResolver, RuleEvent, RuleMatch, RuleSet } from '@arbiter/rules';
@@ -42,10 +42,10 @@ export interface AssessOptions {
   /** The call's evaluation inputs when the caller already has them (the pipeline stage). */
   inputs?: EvaluationInputs;
   /**
-   * Return as soon as the decision is made and leave its write in flight (`stored`), for a caller
-   * that awaits it before storing anything that depends on it (the pipeline stage).
+   * Do not write the decision: hand it back as a row (`carry`) for the caller's own statement to
+   * write (the pipeline stage: it lands with the event's outcome). Its id is set on the decision.
    */
-  deferStore?: boolean;
+  carryStore?: boolean;
 }
 
 /** {@link FraudDecision} plus what the stage needs: the live matches (to run their actions) and evaluation errors. */
@@ -53,8 +53,8 @@ export interface FraudAssessment {
   decision: FraudDecision;
   live: RuleMatch[];
   errors: EvalError[];
-  /** With `deferStore`: the write of the decision, answering its id (also set on `decision` then). */
-  stored?: Promise<string>;
+  /** With `carryStore`: the decision as a row to write. */
+  carry?: CarriedRow;
 }
 
 /** Set while fraud rules are evaluated: a fraud rule reading `fraud.*` would wait for itself. */
@@ -103,37 +103,34 @@ export class FraudService implements OnApplicationBootstrap {
     const inputs = options.inputs ?? (await this.facts.evaluationInputs(event.user_id));
     const read: Record<string, unknown> = {};
     const resolver = recording(inputs.resolver, read);
+    // Snoozes and allow lists change only a decision that has matches. When the type has fraud
+    // rules, read them while the rules wait on their facts (one wait instead of two in a row).
+    const early = ruleSet.rulesFor(event.type, FRAUD_DOMAIN).length ? this.readOverrides(event, inputs) : undefined;
+    early?.catch(() => undefined); // awaited below when a rule matched
     const evaluated = await assessing.run(true, () => ruleSet.evaluate(event as RuleEvent, { domain: FRAUD_DOMAIN, resolver, user: inputs.user, now: inputs.now }));
     const matches = evaluated.matches;
-    // Snoozes and allow lists can change only a decision that has matches: skip their read otherwise.
-    const { snoozed, allowListed } = matches.length ? await this.overrides.read(event.user_id, new Date(inputs.now), identities(event, inputs.user)) : { snoozed: undefined, allowListed: undefined };
+    const { snoozed, allowListed } = matches.length ? await (early ?? this.readOverrides(event, inputs)) : { snoozed: undefined, allowListed: undefined };
     const decided = decide({ matches, thresholds: this.config.thresholdsFor(event.type), snoozed, allowListed });
     for (const attr of this.attributesRead(ruleSet, event.type)) read[`user.${attr}`] = inputs.user[attr] ?? null;
     const decision: FraudDecision = { outcome: decided.outcome, score: decided.score, reasons: decided.reasons, matched: decided.matched, facts: read, check: options.check === true };
-    let stored: Promise<string> | undefined;
+    let carry: CarriedRow | undefined;
     if (options.store) {
-      stored = this.decisions.insert({
-        id: randomUUID(),
-        eventId: event.id,
-        eventType: event.type,
-        userId: event.user_id,
-        isCheck: options.check === true,
-        score: decision.score,
-        outcome: decision.outcome,
-        matched: decision.matched,
-        reasons: decision.reasons,
-        facts: read,
-        event,
-      }).then((id) => (decision.decision_id = id));
-      if (!options.deferStore) {
-        await stored;
-        stored = undefined;
+      const row = { id: randomUUID(), eventId: event.id, eventType: event.type, userId: event.user_id, isCheck: options.check === true, score: decision.score, outcome: decision.outcome, matched: decision.matched, reasons: decision.reasons, facts: read, event };
+      if (options.carryStore && !options.check) {
+        carry = this.decisions.carried(row);
+        decision.decision_id = row.id;
+      } else {
+        decision.decision_id = await this.decisions.insert(row);
       }
     }
     this.decisionsCounter.inc({ outcome: decision.outcome, kind: options.check ? 'check' : options.store ? 'pipeline' : 'preview' });
     if (options.store && !options.check) for (const m of decided.matched) this.matchesCounter.inc(m.rule_id, FRAUD_DOMAIN);
     const liveIds = new Set(decided.live);
-    return { decision, live: matches.filter((m) => liveIds.has(m.ruleId)), errors: evaluated.errors, stored };
+    return { decision, live: matches.filter((m) => liveIds.has(m.ruleId)), errors: evaluated.errors, carry };
+  }
+
+  private readOverrides(event: FraudEvent, inputs: EvaluationInputs) {
+    return this.overrides.read(event.user_id, new Date(inputs.now), identities(event, inputs.user));
   }
 
   /** The user attributes the fraud rules of `type` read (worked out once per rule set and type). */

@@ -15,10 +15,10 @@ export class FraudStage implements StageHandler {
   constructor(private readonly fraud: FraudService) {}
 
   async run(ctx: StageContext): Promise<void> {
-    // The decision's write runs while the later stages do; the pipeline awaits it before the outcome.
-    const { decision, live, errors, stored } = await this.fraud.run(ctx.event, { store: true, deferStore: true, inputs: ctx.inputs });
+    // The decision is written by the statement that stores the event's outcome.
+    const { decision, live, errors, carry } = await this.fraud.run(ctx.event, { store: true, carryStore: true, inputs: ctx.inputs });
+    if (carry) ctx.carry(carry);
     const recorded = { outcome: decision.outcome, score: decision.score, decision_id: decision.decision_id, reasons: decision.reasons };
-    if (stored) ctx.defer(stored.then((id) => (recorded.decision_id = id)));
     const outcomes = live.length ? await ctx.runActions(live) : [];
     // Report live and shadow matches alike (shadow ones are how a new rule is watched); the
     // executor skips shadow actions anyway, and only live rules are passed to it.

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Coalescer, jsonRows, preparedQuery } from '@arbiter/platform';
+import { carriedClauses, Coalescer, jsonRows, preparedQuery, writeCarriedRecords, type CarriedRow } from '@arbiter/platform';
 import type { PipelineResult } from './pipeline/pipeline.interfaces';
 
 export interface StoredOutcome {
@@ -21,6 +21,13 @@ export interface BatchStatus {
   created_at: string;
 }
 
+interface Done {
+  eventId: string;
+  result: PipelineResult;
+  batchId?: string;
+  carried: readonly CarriedRow[];
+}
+
 /**
  * The result of every processed event (what a repeated event id is answered with) and the batches
  * accepted for the queue. A batch's counts are read from the outcomes of its events — no counter
@@ -28,8 +35,8 @@ export interface BatchStatus {
  */
 @Injectable()
 export class OutcomeRepository {
-  /** Results of concurrent events are written by one multi-row statement (one commit). */
-  private readonly writes = new Coalescer<{ eventId: string; result: PipelineResult; batchId?: string }, void>((items) => this.saveMany(items));
+  /** Results of concurrent events are written by one multi-row statement (one commit), with the rows they carry. */
+  private readonly writes = new Coalescer<Done, void>((items) => this.saveMany(items));
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
@@ -44,22 +51,34 @@ export class OutcomeRepository {
     return r && { status: r.status, batchId: r.batch_id, result: r.result, error: r.error };
   }
 
-  /** Records a processed event; a later success replaces a recorded failure, nothing else replaces a success. */
-  saveDone(eventId: string, result: PipelineResult, batchId?: string): Promise<void> {
-    return this.writes.submit({ eventId, result, batchId });
+  /**
+   * Records a processed event, and writes the rows its stages carried in the same statement; a
+   * later success replaces a recorded failure, nothing else replaces a success.
+   */
+  saveDone(eventId: string, result: PipelineResult, batchId?: string, carried: readonly CarriedRow[] = []): Promise<void> {
+    return this.writes.submit({ eventId, result, batchId, carried });
   }
 
-  private async saveMany(items: { eventId: string; result: PipelineResult; batchId?: string }[]): Promise<void[]> {
+  /** Writes the carried rows that record something done, for an event that failed (its outcome is not stored). */
+  saveRecords(carried: readonly CarriedRow[]): Promise<void> {
+    return writeCarriedRecords(this.dataSource, carried);
+  }
+
+  private async saveMany(items: Done[]): Promise<void[]> {
     // ON CONFLICT DO UPDATE may touch a row once per statement: one item per event id.
     const unique = [...new Map(items.map((i) => [i.eventId, i])).values()];
+    const carried = carriedClauses(
+      items.flatMap((i) => i.carried),
+      2,
+    );
     await preparedQuery(
       this.dataSource,
-      'arbiter_outcomes_done',
-      `INSERT INTO event_outcomes (event_id, status, batch_id, result)
+      `arbiter_outcomes_done${carried.name && `+${carried.name}`}`,
+      `${carried.clause}INSERT INTO event_outcomes (event_id, status, batch_id, result)
        SELECT event_id, 'done', batch_id::uuid, result FROM jsonb_to_recordset($1::jsonb) AS o(event_id text, batch_id text, result jsonb)
        ON CONFLICT (event_id) DO UPDATE SET status = 'done', result = EXCLUDED.result, error = NULL, updated_at = now()
        WHERE event_outcomes.status <> 'done'`,
-      [jsonRows(unique.map((i) => ({ event_id: i.eventId, batch_id: i.batchId ?? null, result: i.result })))],
+      [jsonRows(unique.map((i) => ({ event_id: i.eventId, batch_id: i.batchId ?? null, result: i.result }))), ...carried.values],
     );
     return items.map(() => undefined);
   }

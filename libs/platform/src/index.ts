@@ -13,4 +13,5 @@ export { createHttpApp, shutdownApp } from './http/http-app';
 export * from './platform.module';
 export * from './store/coalescer';
 export * from './store/prepared-query';
+export * from './store/carried-rows';
 export { runProcess } from './process/run-process';

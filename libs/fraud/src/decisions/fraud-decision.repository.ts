@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { Coalescer, jsonRows, preparedQuery } from '@arbiter/platform';
+import { Coalescer, jsonRows, preparedQuery, type CarriedRow, type RowKind } from '@arbiter/platform';
 import { FraudDecisionEntity } from '../entities/fraud.entities';
 
 export interface NewDecision {
@@ -46,6 +46,22 @@ export interface DecisionFilter {
 
 const COLUMNS = `id, seq, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event, review_outcome, review_note, reviewed_at, created_at`;
 
+/** Pipeline decisions, many per statement; a replayed event keeps its first. */
+const PIPELINE_DECISIONS: RowKind = {
+  name: 'fraud_decisions',
+  sql: (param) =>
+    `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
+     SELECT id::uuid, event_id, event_type, user_id, false, score::float8, outcome, matched, reasons, facts, event
+     FROM jsonb_to_recordset(${param}::jsonb)
+       AS d(id text, event_id text, event_type text, user_id text, score text, outcome text, matched jsonb, reasons jsonb, facts jsonb, event jsonb)
+     ON CONFLICT (event_id) WHERE NOT is_check DO NOTHING`,
+};
+
+function decisionRow(d: NewDecision): Record<string, unknown> {
+  // The score as text keeps NaN and infinities, which JSON has no number for.
+  return { id: d.id, event_id: d.eventId, event_type: d.eventType, user_id: d.userId, score: String(d.score), outcome: d.outcome, matched: d.matched, reasons: d.reasons, facts: d.facts, event: d.event };
+}
+
 /** The decisions' one I/O boundary. */
 @Injectable()
 export class FraudDecisionRepository {
@@ -71,18 +87,20 @@ export class FraudDecisionRepository {
     return this.inserts.submit(d);
   }
 
+  /**
+   * A pipeline decision as a row for another statement to carry (the event's outcome): it lands
+   * with the outcome. An event that already has one (replayed) keeps the first.
+   */
+  carried(d: NewDecision): CarriedRow {
+    return { kind: PIPELINE_DECISIONS, row: decisionRow(d) };
+  }
+
   private async insertMany(ds: NewDecision[]): Promise<string[]> {
     const rows = await preparedQuery<{ id: string; event_id: string }>(
       this.repo.manager.connection,
       'arbiter_fraud_decisions_insert',
-      `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
-       SELECT id::uuid, event_id, event_type, user_id, false, score::float8, outcome, matched, reasons, facts, event
-       FROM jsonb_to_recordset($1::jsonb)
-         AS d(id text, event_id text, event_type text, user_id text, score text, outcome text, matched jsonb, reasons jsonb, facts jsonb, event jsonb)
-       ON CONFLICT (event_id) WHERE NOT is_check DO NOTHING
-       RETURNING id, event_id`,
-      // The score as text keeps NaN and infinities, which JSON has no number for.
-      [jsonRows(ds.map((d) => ({ id: d.id, event_id: d.eventId, event_type: d.eventType, user_id: d.userId, score: String(d.score), outcome: d.outcome, matched: d.matched, reasons: d.reasons, facts: d.facts, event: d.event })))],
+      `${PIPELINE_DECISIONS.sql('$1')} RETURNING id, event_id`,
+      [jsonRows(ds.map(decisionRow))],
     );
     const inserted = new Map(rows.map((r) => [r.event_id, String(r.id)]));
     const missing = ds.filter((d) => !inserted.has(d.eventId)).map((d) => d.eventId);

@@ -2,7 +2,7 @@ import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationB
 import { DiscoveryService } from '@nestjs/core';
 import { ActionExecutor, EventSinks, type ActionOutcome, type EmittedEvent } from '@arbiter/actions';
 import { CatalogueService, EventLogService, FactsService, type EvaluationInputs } from '@arbiter/facts';
-import { ValidationError } from '@arbiter/platform';
+import { ValidationError, type CarriedRow } from '@arbiter/platform';
 import { RuleSetService } from '@arbiter/ruleset';
 import type { EvalResult, RuleMatch, RuleSet } from '@arbiter/rules';
 import { currentSession, decisionOf, runInSession, setSessionUser } from '@arbiter/session';
@@ -107,21 +107,26 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     }
     this.ingested.inc(event.type, mode);
     setSessionUser(event.user_id);
-    const result = await this.run(event, mode, await inputs);
-    await this.outcomes.saveDone(event.id, result, batchId);
-    return result;
+    const carried: CarriedRow[] = [];
+    try {
+      const result = await this.run(event, mode, await inputs, carried);
+      // One statement stores the outcome and the rows the stages handed over (the fraud decision, the action log's records).
+      await this.outcomes.saveDone(event.id, result, batchId, carried);
+      return result;
+    } catch (err) {
+      // The event failed, but the records of actions that already ran are kept: a replay reports
+      // those actions instead of running them again.
+      await this.outcomes.saveRecords(carried).catch((e: Error) => this.logger.error(`event ${event.id}: could not record its actions' outcomes: ${e.message}`));
+      throw err;
+    }
   }
 
-  private async run(event: IncomingEvent, mode: PipelineMode, inputs: EvaluationInputs): Promise<PipelineResult> {
+  private async run(event: IncomingEvent, mode: PipelineMode, inputs: EvaluationInputs, carried: CarriedRow[]): Promise<PipelineResult> {
     const ruleSet = this.rules.current();
     const result: PipelineResult = { event_id: event.id, duplicate: false, fraud: null, matched: [], actions: [], domains: {} };
     const errors: NonNullable<PipelineResult['errors']> = [];
     const actionEvent = { ...event, depth: event.depth ?? 0 };
-    const deferred: Promise<unknown>[] = [];
-    const defer = (write: Promise<unknown>) => {
-      write.catch(() => undefined); // awaited below, after the stages
-      deferred.push(write);
-    };
+    const carry = (row: CarriedRow) => carried.push(row);
     const ctx: StageContext = {
       event,
       mode,
@@ -133,8 +138,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
         for (const m of evaluated.matches) this.matchesCounter.inc(m.ruleId, m.domain);
         return evaluated;
       },
-      runActions: (matches: readonly RuleMatch[]) => this.executor.execute(actionEvent, matches, { defer }),
-      defer,
+      runActions: (matches: readonly RuleMatch[]) => this.executor.execute(actionEvent, matches, { carry }),
+      carry,
       report: (matches: readonly RuleMatch[], outcomes: readonly ActionOutcome[]) => {
         for (const m of matches) result.matched.push({ rule_id: m.ruleId, domain: m.domain });
         for (const o of outcomes) {
@@ -142,20 +147,14 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
         }
       },
     };
-    try {
-      for (const stage of this.stagesFor(ruleSet)) {
-        const end = this.durations.startTimer({ domain: stage.domain });
-        try {
-          await stage.handler.run(ctx);
-        } finally {
-          end();
-        }
+    for (const stage of this.stagesFor(ruleSet)) {
+      const end = this.durations.startTimer({ domain: stage.domain });
+      try {
+        await stage.handler.run(ctx);
+      } finally {
+        end();
       }
-    } finally {
-      // Even when a stage failed: no write of this attempt may still be running when it ends.
-      await Promise.allSettled(deferred);
     }
-    await Promise.all(deferred);
     result.fraud = (decisionOf<Record<string, unknown>>('fraud') as Record<string, unknown> | undefined) ?? null;
     if (errors.length) result.errors = [...(result.errors ?? []), ...errors];
     return result;

@@ -1,4 +1,5 @@
 import type { ActionOutcome } from '@arbiter/actions';
+import type { CarriedRow } from '@arbiter/platform';
 import type { EvaluationInputs } from '@arbiter/facts';
 import type { EvalResult, RuleMatch } from '@arbiter/rules';
 import type { IncomingEvent } from '../event.schema';
@@ -42,15 +43,15 @@ export interface StageContext {
   evaluate(domain: string): Promise<EvalResult>;
   /**
    * Runs (inline) or enqueues (deferred) the actions of these matches; shadow rules' are skipped.
-   * The action log's records of inline outcomes are deferred (see `defer`).
+   * The action log's records of inline outcomes are carried (see `carry`).
    */
   runActions(matches: readonly RuleMatch[]): Promise<ActionOutcome[]>;
   /**
-   * A write that nothing later in the call reads: it runs while the next stages do, and the
-   * pipeline awaits every deferred write before it stores the event's outcome (a failed one fails
-   * the event, as if it had been awaited in place).
+   * A row that nothing later in the call reads (the fraud decision): the statement that stores
+   * the event's outcome writes it too, so it lands with the outcome or not at all — except rows
+   * that record something done (`RowKind.recordsDone`), which are written even if the event fails.
    */
-  defer(write: Promise<unknown>): void;
+  carry(row: CarriedRow): void;
   /** Adds matches and their action outcomes to the response. */
   report(matches: readonly RuleMatch[], outcomes: readonly ActionOutcome[]): void;
   readonly result: PipelineResult;

@@ -1,0 +1,55 @@
+import type { DataSource } from 'typeorm';
+import { jsonRows, preparedQuery } from './prepared-query';
+
+/**
+ * A kind of row one module writes and another module's statement can carry: the event pipeline
+ * folds the fraud decision and the action log's records of inline outcomes into the statement that
+ * stores the event's outcome — one round trip, one commit and one plan for all three, and the
+ * three land together or not at all. `sql(param)` is one INSERT or UPDATE, with no WITH and no
+ * RETURNING of its own, that reads its rows from `jsonb_to_recordset(<param>::jsonb)`; rows with
+ * the same key in one statement must be harmless (ON CONFLICT DO NOTHING, an UPDATE's last say).
+ * `name` names the prepared statements that carry it: one text per name.
+ */
+export interface RowKind {
+  readonly name: string;
+  sql(param: string): string;
+  /**
+   * Rows that record something already done (an action's outcome) are written even when the
+   * statement that was to carry them is not run (the event failed); others are dropped with it.
+   */
+  readonly recordsDone?: boolean;
+}
+
+/** One row of a {@link RowKind}, waiting for a statement to carry it. */
+export interface CarriedRow {
+  kind: RowKind;
+  row: Record<string, unknown>;
+}
+
+/**
+ * `WITH` clauses writing `rows`, grouped by kind (in name order), their parameters numbered from
+ * `firstParam`: prepend to a statement that takes `firstParam - 1` parameters of its own. Answers
+ * the clause ('' for no rows), the extra parameters, and a name for the combination of kinds.
+ */
+export function carriedClauses(rows: readonly CarriedRow[], firstParam: number): { clause: string; values: string[]; name: string } {
+  const byKind = new Map<string, { kind: RowKind; rows: Record<string, unknown>[] }>();
+  for (const r of rows) {
+    const group = byKind.get(r.kind.name);
+    if (group) group.rows.push(r.row);
+    else byKind.set(r.kind.name, { kind: r.kind, rows: [r.row] });
+  }
+  const groups = [...byKind.values()].sort((a, b) => (a.kind.name < b.kind.name ? -1 : 1));
+  if (!groups.length) return { clause: '', values: [], name: '' };
+  return {
+    clause: `WITH ${groups.map((g, i) => `carried_${i} AS (${g.kind.sql(`$${firstParam + i}`)})`).join(', ')} `,
+    values: groups.map((g) => jsonRows(g.rows)),
+    name: groups.map((g) => g.kind.name).join('+'),
+  };
+}
+
+/** Writes the carried rows that record something done ({@link RowKind.recordsDone}) on their own: their carrier will not run. */
+export async function writeCarriedRecords(dataSource: DataSource, rows: readonly CarriedRow[]): Promise<void> {
+  const carried = carriedClauses(rows.filter((r) => r.kind.recordsDone), 1);
+  if (!carried.values.length) return;
+  await preparedQuery(dataSource, `arbiter_carried_${carried.name}`, `${carried.clause}SELECT 1`, carried.values);
+}
