@@ -22,6 +22,27 @@ describe('Coalescer', () => {
     ]);
   });
 
+  it('runs one statement at a time by default: what arrives meanwhile waits and goes in one batch', async () => {
+    let running = 0;
+    let most = 0;
+    const batches: number[][] = [];
+    const c = new Coalescer<number, number>(async (items) => {
+      most = Math.max(most, ++running);
+      batches.push(items);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+      return items;
+    });
+    const all = [c.submit(1)];
+    for (const i of [2, 3, 4]) {
+      await new Promise((r) => setTimeout(r, 3)); // each arrives while the first statement runs
+      all.push(c.submit(i));
+    }
+    expect(await Promise.all(all)).toEqual([1, 2, 3, 4]);
+    expect(most).toBe(1);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+  });
+
   it('keeps batches under the limit', async () => {
     const sizes: number[] = [];
     const c = new Coalescer<number, number>(async (items) => (sizes.push(items.length), items), 3, 1);
