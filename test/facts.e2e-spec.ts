@@ -316,6 +316,18 @@ describe.each<Mode>(['embedded', 'postgres'])('facts (%s, the real app)', (mode)
       expect(t.queries.filter((q) => /FROM users WHERE id/.test(q))).toHaveLength(1);
     });
 
+    it('reads the user of a processed event in the statement that appends it, once for every domain', async () => {
+      await t.users.put('u-append', { kyc_verified: true });
+      t.queries.length = 0;
+      const res = await t.inject({ method: 'POST', url: '/v1/events', payload: { id: 'append-1', type: 'transaction', user_id: 'u-append', payload: { amount: 10 } } });
+      expect(res.statusCode).toBe(200);
+      // The shipped fraud rules read user.kyc_verified: the decision records what they saw.
+      expect(res.json().domains.fraud.facts['user.kyc_verified']).toBe(true);
+      const userReads = t.queries.filter((q) => /FROM users WHERE id/.test(q));
+      expect(userReads).toHaveLength(1);
+      expect(userReads[0]).toMatch(/INSERT INTO events/);
+    });
+
     it('shares one in-flight computation between concurrent askers and memoises per session only', async () => {
       const before = t.probe.calls;
       const values = await runInSession({ requestId: 'memo-2' }, () => Promise.all([1, 2, 3].map(() => t.facts.resolve('probe.calls', {}, event))));

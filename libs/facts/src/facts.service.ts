@@ -75,9 +75,12 @@ export class FactsService implements FactResolver {
     return this.get(name, args, userId);
   }
 
-  /** Everything `RuleSet.evaluate` needs for this user; attributes come from the session memo. */
-  async evaluationInputs(userId: string): Promise<EvaluationInputs> {
-    return { resolver: this, user: await this.users.attributes(userId), now: currentSession()?.startedAt ?? Date.now() };
+  /**
+   * Everything `RuleSet.evaluate` needs for this user; attributes come from the session memo
+   * (`loaded`: already read by the caller, see `EventLogService.append`'s `withUser`).
+   */
+  async evaluationInputs(userId: string, loaded?: Record<string, unknown>): Promise<EvaluationInputs> {
+    return { resolver: this, user: await this.users.attributes(userId, loaded), now: currentSession()?.startedAt ?? Date.now() };
   }
 
   /**

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Coalescer, jsonRows, preparedQuery } from '@arbiter/platform';
+import { attributesById, userAttributesQuery } from '../users/user-attributes.query';
 
 /** An event to append; `occurred_at` defaults to now, `source` to `api`. */
 export interface NewEvent {
@@ -11,6 +12,12 @@ export interface NewEvent {
   source?: string;
   occurred_at?: string | number | Date;
   payload?: Record<string, unknown>;
+}
+
+/** What one append answers: when the event was received (undefined: it existed), and its user's attributes when asked. */
+interface Appended {
+  receivedAt?: string;
+  user?: Record<string, unknown>;
 }
 
 /** An event as stored: timestamps as ISO strings. */
@@ -45,24 +52,26 @@ const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 @Injectable()
 export class EventLogService {
   /** Appends from concurrent calls share one multi-row INSERT (one round trip, one commit). */
-  private readonly appends = new Coalescer<NewEvent, string | undefined>((events) => this.insertMany(events));
+  private readonly appends = new Coalescer<{ event: NewEvent; withUser: boolean }, Appended>((items) => this.insertMany(items));
   private readonly windows = new Coalescer<WindowQuery, number | null>((queries) => this.windowMany(queries));
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
    * Appends one event. Returns `inserted: false` (and the event already stored) when an event with
-   * the same id exists: ids are unique, which is how a retried delivery is recognised.
+   * the same id exists: ids are unique, which is how a retried delivery is recognised. With
+   * `withUser` (outside a transaction), the same statement reads the attributes of the event's
+   * user too (`user`: empty for an unknown user), for `FactsService.evaluationInputs`.
    */
-  async append(event: NewEvent, manager?: EntityManager): Promise<{ inserted: boolean; event: StoredEvent }> {
+  async append(event: NewEvent, manager?: EntityManager, options: { withUser?: boolean } = {}): Promise<{ inserted: boolean; event: StoredEvent; user?: Record<string, unknown> }> {
     const occurred = event.occurred_at === undefined ? new Date() : new Date(event.occurred_at);
     if (Number.isNaN(occurred.getTime())) throw new TypeError(`event ${event.id}: occurred_at is not a valid timestamp`);
     if (!manager) {
       // Outside a caller's transaction: join the next group insert.
       const stamped: NewEvent = { ...event, occurred_at: occurred.toISOString() };
-      const receivedAt = await this.appends.submit(stamped);
-      if (receivedAt) return { inserted: true, event: storedFrom(stamped, receivedAt) };
-      return { inserted: false, event: (await this.find(event.id))! };
+      const { receivedAt, user } = await this.appends.submit({ event: stamped, withUser: options.withUser === true });
+      if (receivedAt) return { inserted: true, event: storedFrom(stamped, receivedAt), user };
+      return { inserted: false, event: (await this.find(event.id))!, user };
     }
     const m = manager;
     const rows: Record<string, unknown>[] = await m.query(
@@ -77,24 +86,37 @@ export class EventLogService {
     return { inserted: false, event: existing! };
   }
 
-  /** Inserts many events in one statement; answers, per event, when it was received, or undefined when it existed. */
-  private async insertMany(events: NewEvent[]): Promise<(string | undefined)[]> {
-    const rows = await preparedQuery<{ id: string; received_at: unknown }>(
+  /**
+   * Inserts many events in one statement; answers, per event, when it was received (undefined when
+   * it existed), and the attributes of its user when asked — read by the same statement.
+   */
+  private async insertMany(items: { event: NewEvent; withUser: boolean }[]): Promise<Appended[]> {
+    const events = items.map((i) => i.event);
+    const rows = await preparedQuery<{ k: 'e' | 'u'; id: string; received_at: unknown; attributes: unknown }>(
       this.dataSource,
       'arbiter_events_append',
-      `INSERT INTO events (id, user_id, type, source, occurred_at, payload)
-       SELECT id, user_id, type, source, occurred_at::timestamptz, payload
-       FROM jsonb_to_recordset($1::jsonb) AS e(id text, user_id text, type text, source text, occurred_at text, payload jsonb)
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id, received_at`,
-      [jsonRows(events.map((e) => ({ id: e.id, user_id: e.user_id, type: e.type, source: e.source ?? 'api', occurred_at: String(e.occurred_at), payload: e.payload ?? {} })))],
+      `WITH ins AS (
+         INSERT INTO events (id, user_id, type, source, occurred_at, payload)
+         SELECT id, user_id, type, source, occurred_at::timestamptz, payload
+         FROM jsonb_to_recordset($1::jsonb) AS e(id text, user_id text, type text, source text, occurred_at text, payload jsonb)
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id, received_at)
+       SELECT 'e' AS k, id, received_at, NULL::jsonb AS attributes FROM ins
+       UNION ALL
+       SELECT 'u', u.id, NULL, u.attributes FROM (${userAttributesQuery('$2')}) AS u`,
+      [
+        jsonRows(events.map((e) => ({ id: e.id, user_id: e.user_id, type: e.type, source: e.source ?? 'api', occurred_at: String(e.occurred_at), payload: e.payload ?? {} }))),
+        [...new Set(items.filter((i) => i.withUser).map((i) => i.event.user_id))],
+      ],
     );
-    const inserted = new Map(rows.map((r) => [r.id, iso(r.received_at)]));
-    // Two submissions of one id in one batch: only the first counts as new.
-    return events.map((e) => {
-      const at = inserted.get(e.id);
-      inserted.delete(e.id);
-      return at;
+    const inserted = new Map(rows.filter((r) => r.k === 'e').map((r) => [r.id, iso(r.received_at)]));
+    const users = attributesById(rows.filter((r) => r.k === 'u'));
+    return items.map(({ event, withUser }) => {
+      // Two submissions of one id in one batch: only the first counts as new.
+      const receivedAt = inserted.get(event.id);
+      inserted.delete(event.id);
+      // Each caller gets its own copy: a session may not see another session's object.
+      return { receivedAt, user: withUser ? { ...(users.get(event.user_id) ?? {}) } : undefined };
     });
   }
 

@@ -5,6 +5,7 @@ import { Coalescer, jsonRows, preparedQuery, NotFoundError, ValidationError, typ
 import { FactsConfig } from '../config/facts-config';
 import { EventLogService } from '../events/event-log.service';
 import { checkValue, describe } from '../schema/value-check';
+import { attributesById, userAttributesQuery } from './user-attributes.query';
 import { forgetMemo, memoised } from '../session-memo';
 
 /** One merge of attributes into a user: values to set, and attributes to remove (never both for one name). */
@@ -37,8 +38,8 @@ export const userMarker = (userId: string) => `\u0000${userId}\u0000`;
 export class UserService {
   /** Attribute loads of concurrent calls share one `WHERE id = ANY(...)` query. */
   private readonly loads = new Coalescer<string, Record<string, unknown>>(async (ids) => {
-    const rows = await preparedQuery<{ id: string; attributes: unknown }>(this.dataSource, 'arbiter_users_attributes', 'SELECT id, attributes FROM users WHERE id = ANY($1::text[])', [[...new Set(ids)]]);
-    const byId = new Map(rows.map((r) => [r.id, (typeof r.attributes === 'string' ? JSON.parse(r.attributes) : r.attributes ?? {}) as Record<string, unknown>]));
+    const rows = await preparedQuery<{ id: string; attributes: unknown }>(this.dataSource, 'arbiter_users_attributes', userAttributesQuery('$1'), [[...new Set(ids)]]);
+    const byId = attributesById(rows);
     // Each caller gets its own copy: a session may not see another session's object.
     return ids.map((id) => ({ ...(byId.get(id) ?? {}) }));
   });
@@ -140,10 +141,11 @@ export class UserService {
 
   /**
    * The user's attributes (empty for an unknown user), loaded once per session: every domain of
-   * one call reads the same object, and concurrent askers share one query.
+   * one call reads the same object, and concurrent askers share one query. `loaded`: the caller
+   * read them already (the event append does, in its own statement), as this session's own copy.
    */
-  attributes(userId: string): Promise<Record<string, unknown>> {
-    const out = memoised(`user.attributes${userMarker(userId)}`, () => this.loads.submit(userId));
+  attributes(userId: string, loaded?: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const out = memoised(`user.attributes${userMarker(userId)}`, () => loaded ?? this.loads.submit(userId));
     return Promise.resolve(out as Record<string, unknown> | Promise<Record<string, unknown>>);
   }
 

@@ -92,10 +92,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private async processNow(event: IncomingEvent, mode: PipelineMode, batchId?: string): Promise<PipelineResult> {
-    // The user's attributes do not depend on the event log: load them while the event is appended.
-    const inputs = this.facts.evaluationInputs(event.user_id);
-    inputs.catch(() => undefined);
-    const { inserted } = await this.eventLog.append({ ...event });
+    // The statement that appends the event reads the user's attributes too.
+    const { inserted, user } = await this.eventLog.append({ ...event }, undefined, { withUser: true });
     if (!inserted) {
       const prior = await this.outcomes.find(event.id);
       if (prior?.status === 'done' && prior.result) {
@@ -109,7 +107,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     setSessionUser(event.user_id);
     const carried: CarriedRow[] = [];
     try {
-      const result = await this.run(event, mode, await inputs, carried);
+      const result = await this.run(event, mode, await this.facts.evaluationInputs(event.user_id, user), carried);
       // One statement stores the outcome and the rows the stages handed over (the fraud decision, the action log's records).
       await this.outcomes.saveDone(event.id, result, batchId, carried);
       return result;
