@@ -152,23 +152,39 @@ export class FactsService implements FactResolver {
       return raw;
     }
     const limit = fact.timeoutMs ?? this.app.factTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new FactFailedError(name, 'timeout', `fact "${name}" timed out after ${limit}ms`)), limit);
+    // The first of the answer and the time limit settles it: one promise and one timer per
+    // computation (this runs for every async fact of every event).
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (err: unknown, reason: 'error' | 'timeout') => {
+        try {
+          resolve(this.failed(fact, err, reason, started));
+        } catch (failure) {
+          reject(failure);
+        }
+      };
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        fail(new FactFailedError(name, 'timeout', `fact "${name}" timed out after ${limit}ms`), 'timeout');
+      }, limit);
       timer.unref?.();
+      raw.then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.metrics.duration.observe({ fact: name, outcome: 'ok' }, (performance.now() - started) / 1000);
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          fail(err, 'error');
+        },
+      );
     });
-    return Promise.race([Promise.resolve(raw), timeout]).then(
-      (value) => {
-        clearTimeout(timer);
-        this.metrics.duration.observe({ fact: name, outcome: 'ok' }, (performance.now() - started) / 1000);
-        return value;
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        const reason = err instanceof FactFailedError && err.reason === 'timeout' ? 'timeout' : 'error';
-        return this.failed(fact, err, reason, started);
-      },
-    );
   }
 
   /** Records a failure; answers the fallback when the fact declares one, else throws. */
