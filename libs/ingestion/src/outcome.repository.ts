@@ -67,10 +67,7 @@ export class OutcomeRepository {
   private async saveMany(items: Done[]): Promise<void[]> {
     // ON CONFLICT DO UPDATE may touch a row once per statement: one item per event id.
     const unique = [...new Map(items.map((i) => [i.eventId, i])).values()];
-    const carried = carriedClauses(
-      items.flatMap((i) => i.carried),
-      2,
-    );
+    const carried = carriedClauses(items.flatMap((i) => i.carried), 2);
     await preparedQuery(
       this.dataSource,
       `arbiter_outcomes_done${carried.name && `+${carried.name}`}`,

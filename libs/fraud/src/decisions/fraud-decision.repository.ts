@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { Coalescer, jsonRows, preparedQuery, type CarriedRow, type RowKind } from '@arbiter/platform';
+import { jsonRows, preparedQuery, type CarriedRow, type RowKind } from '@arbiter/platform';
 import { FraudDecisionEntity } from '../entities/fraud.entities';
 
 export interface NewDecision {
@@ -65,9 +65,6 @@ function decisionRow(d: NewDecision): Record<string, unknown> {
 /** The decisions' one I/O boundary. */
 @Injectable()
 export class FraudDecisionRepository {
-  /** Pipeline decisions of concurrent events share one multi-row INSERT (one round trip, one commit). */
-  private readonly inserts = new Coalescer<NewDecision, string>((ds) => this.insertMany(ds));
-
   constructor(@InjectRepository(FraudDecisionEntity) private readonly repo: Repository<FraudDecisionEntity>) {}
 
   /**
@@ -84,7 +81,8 @@ export class FraudDecisionRepository {
       );
       return d.id;
     }
-    return this.inserts.submit(d);
+    // A pipeline decision outside the pipeline's own statement (the stage has it carried instead).
+    return (await this.insertMany([d]))[0];
   }
 
   /**

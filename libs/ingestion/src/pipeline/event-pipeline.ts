@@ -124,7 +124,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     const result: PipelineResult = { event_id: event.id, duplicate: false, fraud: null, matched: [], actions: [], domains: {} };
     const errors: NonNullable<PipelineResult['errors']> = [];
     const actionEvent = { ...event, depth: event.depth ?? 0 };
-    const carry = (row: CarriedRow) => carried.push(row);
+    const carry = (row: CarriedRow) => void carried.push(row);
     const ctx: StageContext = {
       event,
       mode,
