@@ -111,8 +111,16 @@ export interface TestApp {
 /** Boots the real API application in `mode`, on private storage. */
 export async function bootApi(mode: Mode, extra: Record<string, string> = {}): Promise<TestApp> {
   const environmentFor = await environment(mode, extra);
-  const config = loadConfig(environmentFor.env);
-  const app = await createApi(config);
+  let config: AppConfig;
+  let app: NestFastifyApplication;
+  try {
+    config = loadConfig(environmentFor.env);
+    app = await createApi(config);
+  } catch (err) {
+    // A refused boot (a test of a bad configuration) must not leave its database or directory behind.
+    await environmentFor.cleanup();
+    throw err;
+  }
   await app.getHttpAdapter().getInstance().ready();
   return {
     app,
