@@ -1,6 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import { join } from 'node:path';
-import { benchConfigDir, fmt, freePort, freshDatabase, start, table, waitFor } from './support';
+import { benchConfigDir, dropQueueKeys, fmt, freePort, freshDatabase, start, table, waitFor } from './support';
 import { generatedRules, transaction } from './http.bench';
 
 /**
@@ -46,11 +46,12 @@ async function arbiter(n: number, concurrency: number): Promise<{ rate: number; 
   const db = await freshDatabase();
   const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
   const port = await freePort();
+  const prefix = `bench${Date.now().toString(36)}`;
   const api = start(join(__dirname, '..', 'apps/api/src/main.js'), {
     PORT: String(port),
     DATABASE_URL: db.url,
     REDIS_URL: REDIS,
-    QUEUE_PREFIX: `bench${Date.now().toString(36)}`,
+    QUEUE_PREFIX: prefix,
     CONFIG_DIR: config.dir,
     LOG_LEVEL: 'warn',
     EVENT_CONCURRENCY: String(concurrency),
@@ -91,6 +92,7 @@ async function arbiter(n: number, concurrency: number): Promise<{ rate: number; 
     await api.stop();
     await config.cleanup();
     await db.drop();
+    await dropQueueKeys(REDIS, prefix);
   }
 }
 

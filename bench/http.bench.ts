@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { benchConfigDir, fmt, freePort, freshDatabase, load, paced, start, table, waitFor, type LoadResult } from './support';
+import { benchConfigDir, dropQueueKeys, fmt, freePort, freshDatabase, load, paced, start, table, waitFor, type LoadResult } from './support';
 
 /**
  * HTTP: `POST /v1/events` on the real service (the shipped example rules plus 100 generated rules
@@ -51,11 +51,13 @@ export async function startBenchApi(main: string): Promise<{ url: string; header
   const db = await freshDatabase();
   const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
   const port = await freePort();
+  const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `bench${Date.now().toString(36)}`;
   const api = start(main, {
     PORT: String(port),
     DATABASE_URL: db.url,
-    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
-    QUEUE_PREFIX: `bench${Date.now().toString(36)}`,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
     CONFIG_DIR: config.dir,
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
@@ -65,6 +67,7 @@ export async function startBenchApi(main: string): Promise<{ url: string; header
     await api.stop();
     await config.cleanup();
     await db.drop();
+    await dropQueueKeys(redisUrl, prefix);
   };
   try {
     await waitFor(`http://127.0.0.1:${port}/readyz`, api);

@@ -177,6 +177,23 @@ export async function freshDatabase(adminUrl = process.env.BENCH_DATABASE_URL ??
   };
 }
 
+/** Deletes the keys of one queue prefix from Redis: what a benchmark's service left there (completed jobs are kept for an hour). */
+export async function dropQueueKeys(redisUrl: string, prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}
+
 /** A private CONFIG_DIR: the shipped events.yaml, facts.yaml and rules, plus generated rule files. */
 export async function benchConfigDir(extraRules: Record<string, string>): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const { cp, mkdtemp, rm, writeFile } = await import('node:fs/promises');
