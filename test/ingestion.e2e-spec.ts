@@ -136,6 +136,19 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     expect(await count(`SELECT count(*) AS n FROM event_outcomes WHERE event_id = $1 AND status = 'done'`, [id])).toBe(1);
   });
 
+  it('keeps the stored outcome and its fraud decision in step when one new event id arrives twice at once', async () => {
+    const id = `e-twice-${mode}`;
+    const body = { id, type: 'transaction', user_id: 'u-twice', payload: { amount: 300 } };
+    const answers = await Promise.all([post('/v1/events', body), post('/v1/events', body)]);
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
+    const decisions: { id: string }[] = await ds.query('SELECT id FROM fraud_decisions WHERE event_id = $1 AND NOT is_check', [id]);
+    expect(decisions).toHaveLength(1);
+    const [stored] = await ds.query('SELECT result FROM event_outcomes WHERE event_id = $1', [id]);
+    expect(stored.result.fraud.decision_id).toBe(decisions[0].id);
+    // The action ran once, whichever of the two claimed it.
+    expect(await ds.query('SELECT status FROM action_log WHERE event_id = $1', [id])).toEqual([{ status: 'succeeded' }]);
+  });
+
   it('accepts a CloudEvents envelope, subject being the user', async () => {
     const res = await post('/v1/events', { specversion: '1.0', id: 'ce-1', type: 'transaction', source: 'shop', subject: 'u-ce', time: '2026-01-01T00:00:00Z', data: { amount: 200 } });
     expect(res.statusCode).toBe(200);

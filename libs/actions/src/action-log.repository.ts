@@ -74,10 +74,17 @@ export class ActionLogRepository {
       [jsonRows(entries.map((e) => ({ k: e.idempotencyKey, e: e.eventId, r: e.ruleId, d: e.domain, i: e.actionIndex, a: e.action, m: e.mode, s: e.status, p: e.params, ev: e.event })))],
     );
     const claimed = new Map(rows.map((r) => [r.idempotency_key, String(r.id)]));
-    const others = entries.filter((e) => !claimed.has(e.idempotencyKey)).map((e) => e.idempotencyKey);
+    // The entries that did not win: keys another process holds, and a key's later submissions in
+    // this batch (its first holds the claim; two deliveries of one event at once do this).
+    const seen = new Set<string>();
+    const others: string[] = [];
+    for (const e of entries) {
+      if (seen.has(e.idempotencyKey) || !claimed.has(e.idempotencyKey)) others.push(e.idempotencyKey);
+      seen.add(e.idempotencyKey);
+    }
     const existing = others.length ? new Map((await this.repo.find({ where: { idempotencyKey: In(others) } })).map((r) => [r.idempotencyKey, r])) : new Map<string, ActionLogEntry>();
     return entries.map((e): Claim => {
-      // One key twice in a batch: the first submission holds the claim.
+      // One key twice in a batch: the first submission holds the claim, the later ones see its entry.
       const id = claimed.get(e.idempotencyKey);
       if (id !== undefined) {
         claimed.delete(e.idempotencyKey);

@@ -65,8 +65,11 @@ export class OutcomeRepository {
   }
 
   private async saveMany(items: Done[]): Promise<void[]> {
-    // ON CONFLICT DO UPDATE may touch a row once per statement: one item per event id.
-    const unique = [...new Map(items.map((i) => [i.eventId, i])).values()];
+    // ON CONFLICT DO UPDATE may touch a row once per statement: one item per event id, the first,
+    // whose carried decision is the one the insert keeps (ON CONFLICT DO NOTHING skips the later).
+    const first = new Map<string, Done>();
+    for (const i of items) if (!first.has(i.eventId)) first.set(i.eventId, i);
+    const unique = [...first.values()];
     const carried = carriedClauses(items.flatMap((i) => i.carried), 2);
     await preparedQuery(
       this.dataSource,
