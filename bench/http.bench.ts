@@ -47,7 +47,7 @@ export function transaction(): Record<string, unknown> {
  * The service of build `main` (its dist/apps/api/src/main.js) on a fresh database, the HTTP
  * benchmark's rules, the local Redis and a free port, ready; `stop` also drops what it made.
  */
-export async function startBenchApi(main: string): Promise<{ url: string; headers: Record<string, string>; stop(): Promise<void> }> {
+export async function startBenchApi(main: string): Promise<{ url: string; headers: Record<string, string>; pid: number; stop(): Promise<void> }> {
   const db = await freshDatabase();
   const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
   const port = await freePort();
@@ -75,7 +75,7 @@ export async function startBenchApi(main: string): Promise<{ url: string; header
     await stop();
     throw err;
   }
-  return { url: `http://127.0.0.1:${port}/v1/events`, headers: { authorization: 'Bearer bench-key-0001' }, stop };
+  return { url: `http://127.0.0.1:${port}/v1/events`, headers: { authorization: 'Bearer bench-key-0001' }, pid: api.proc.pid!, stop };
 }
 
 export async function runHttpBench({ quick }: { quick: boolean }): Promise<string> {
