@@ -21,8 +21,11 @@ export interface Child {
   stop(): Promise<number | null>;
 }
 
+/** The Node flags the service runs with (`npm start`, the Dockerfile): every benchmarked process gets them, as does `npm run bench` itself (raw BullMQ runs in it). */
+export const NODE_FLAGS = ['--max-semi-space-size=64'];
+
 export function start(script: string, env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...NODE_FLAGS, script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
