@@ -1,7 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import { join } from 'node:path';
-import { benchConfigDir, dropQueueKeys, fmt, freePort, freshDatabase, start, table, waitFor } from './support';
-import { generatedRules, transaction } from './http.bench';
+import { BENCH_REDIS_URL, fmt, table } from './support';
+import { startBenchApi, transaction } from './http.bench';
 
 /**
  * Batch ingestion: N events through `POST /v1/events/batch` (1,000 per request) on PostgreSQL +
@@ -9,10 +9,8 @@ import { generatedRules, transaction } from './http.bench';
  * the same Redis (`addBulk` of the same bodies, a Worker that does nothing). One process each, the
  * service with its workers in-process.
  */
-const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
 function redisConnection() {
-  const u = new URL(REDIS);
+  const u = new URL(BENCH_REDIS_URL);
   return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
 }
 
@@ -43,23 +41,11 @@ async function rawBullmq(n: number, concurrency: number): Promise<number> {
 }
 
 async function arbiter(n: number, concurrency: number): Promise<{ rate: number; accepted: number }> {
-  const db = await freshDatabase();
-  const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
-  const port = await freePort();
-  const prefix = `bench${Date.now().toString(36)}`;
-  const api = start(join(__dirname, '..', 'apps/api/src/main.js'), {
-    PORT: String(port),
-    DATABASE_URL: db.url,
-    REDIS_URL: REDIS,
-    QUEUE_PREFIX: prefix,
-    CONFIG_DIR: config.dir,
-    LOG_LEVEL: 'warn',
+  const { url, headers, stop } = await startBenchApi(join(__dirname, '..', 'apps/api/src/main.js'), {
     EVENT_CONCURRENCY: String(concurrency),
     QUEUE_MAX_DEPTH: String(Math.max(100_000, n * 2)),
   });
   try {
-    const base = `http://127.0.0.1:${port}`;
-    await waitFor(`${base}/readyz`, api);
     const started = process.hrtime.bigint();
     const batches: string[] = [];
     const requests = Math.ceil(n / 1000);
@@ -70,7 +56,7 @@ async function arbiter(n: number, concurrency: number): Promise<{ rate: number; 
         while (next < requests) {
           next++;
           const events = Array.from({ length: 1000 }, () => transaction());
-          const res = await fetch(`${base}/v1/events/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+          const res = await fetch(`${url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ events }) });
           if (res.status !== 202) throw new Error(`batch refused: ${res.status} ${await res.text()}`);
           batches.push(((await res.json()) as { batch_id: string }).batch_id);
         }
@@ -80,7 +66,7 @@ async function arbiter(n: number, concurrency: number): Promise<{ rate: number; 
     // one batch at a time (asking about all of them every 200 ms loaded the service it measures).
     for (const id of batches) {
       for (;;) {
-        const status = (await (await fetch(`${base}/v1/events/batch/${id}`)).json()) as { queued: number; failed: number };
+        const status = (await (await fetch(`${url}/batch/${id}`, { headers })).json()) as { queued: number; failed: number };
         if (status.failed > 0) throw new Error('events failed during the benchmark');
         if (status.queued === 0) break;
         await new Promise((r) => setTimeout(r, 200));
@@ -89,10 +75,7 @@ async function arbiter(n: number, concurrency: number): Promise<{ rate: number; 
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return { rate: (batches.length * 1000) / seconds, accepted: batches.length * 1000 };
   } finally {
-    await api.stop();
-    await config.cleanup();
-    await db.drop();
-    await dropQueueKeys(REDIS, prefix);
+    await stop();
   }
 }
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { benchConfigDir, dropQueueKeys, fmt, freePort, freshDatabase, load, paced, start, table, waitFor, type LoadResult } from './support';
+import { BENCH_REDIS_URL, benchConfigDir, dropQueueKeys, fmt, freePort, freshDatabase, load, paced, start, table, waitFor, type LoadResult } from './support';
 
 /**
  * HTTP: `POST /v1/events` on the real service (the shipped example rules plus 100 generated rules
@@ -44,30 +44,31 @@ export function transaction(): Record<string, unknown> {
 }
 
 /**
- * The service of build `main` (its dist/apps/api/src/main.js) on a fresh database, the HTTP
- * benchmark's rules, the local Redis and a free port, ready; `stop` also drops what it made.
+ * The service of build `main` (its dist/apps/api/src/main.js) on a fresh database, the benchmarks'
+ * rules, the local Redis and a free port, ready, with `env` added to its settings; `stop` also
+ * drops what it made. `url` is its `POST /v1/events`.
  */
-export async function startBenchApi(main: string): Promise<{ url: string; headers: Record<string, string>; pid: number; stop(): Promise<void> }> {
+export async function startBenchApi(main: string, env: Record<string, string> = {}): Promise<{ url: string; headers: Record<string, string>; pid: number; stop(): Promise<void> }> {
   const db = await freshDatabase();
   const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
   const port = await freePort();
-  const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `bench${Date.now().toString(36)}`;
   const api = start(main, {
     PORT: String(port),
     DATABASE_URL: db.url,
-    REDIS_URL: redisUrl,
+    REDIS_URL: BENCH_REDIS_URL,
     QUEUE_PREFIX: prefix,
     CONFIG_DIR: config.dir,
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
     API_KEYS: 'bench-key-0001:*',
+    ...env,
   });
   const stop = async () => {
     await api.stop();
     await config.cleanup();
     await db.drop();
-    await dropQueueKeys(redisUrl, prefix);
+    await dropQueueKeys(BENCH_REDIS_URL, prefix);
   };
   try {
     await waitFor(`http://127.0.0.1:${port}/readyz`, api);

@@ -1,7 +1,8 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { counter, tallyCounter, type CarriedRow } from '@arbiter/platform';
+import { counter, type CarriedRow } from '@arbiter/platform';
+import { ruleMatches } from '@arbiter/ingestion';
 import { FactsService, type EvaluationInputs } from '@arbiter/facts';
 import { RuleSetService } from '@arbiter/ruleset';
 import type { EvalError, FactResolver, RuleEvent, RuleMatch, RuleSet } from '@arbiter/rules';
@@ -77,7 +78,7 @@ export class FraudService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Fraud');
   private readonly decisionsCounter = counter({ name: 'arbiter_fraud_decisions_total', help: 'Fraud decisions by outcome and kind (pipeline, check, preview)', labelNames: ['outcome', 'kind'] as const });
   private readonly attributesCache = new WeakMap<RuleSet, Map<string, string[]>>();
-  private readonly matchesCounter = tallyCounter({ name: 'arbiter_rule_matches_total', help: 'Rule matches, by rule and domain', labelNames: ['rule', 'domain'] as const });
+  private readonly matchesCounter = ruleMatches();
 
   constructor(
     private readonly rules: RuleSetService,

@@ -18,7 +18,6 @@ export class FraudStage implements StageHandler {
     // The decision is written by the statement that stores the event's outcome.
     const { decision, live, errors, carry } = await this.fraud.run(ctx.event, { store: true, carryStore: true, inputs: ctx.inputs });
     if (carry) ctx.carry(carry);
-    const recorded = { outcome: decision.outcome, score: decision.score, decision_id: decision.decision_id, reasons: decision.reasons };
     const outcomes = live.length ? await ctx.runActions(live) : [];
     // Report live and shadow matches alike (shadow ones are how a new rule is watched); the
     // executor skips shadow actions anyway, and only live rules are passed to it.
@@ -31,6 +30,6 @@ export class FraudStage implements StageHandler {
       for (const e of errors) list.push({ fact: (e as { fact?: string }).fact, rule_id: (e as { ruleId?: string }).ruleId, message: e.message });
     }
     ctx.result.domains.fraud = { matched: decision.matched, facts: decision.facts };
-    recordDecision('fraud', recorded);
+    recordDecision('fraud', { outcome: decision.outcome, score: decision.score, decision_id: decision.decision_id, reasons: decision.reasons });
   }
 }

@@ -7,4 +7,5 @@ export type { EventJobData, FailedEventJob } from './batch/event-queue';
 export type { IncomingEvent } from './event.schema';
 export { eventSchema, nativeEventSchema, cloudEventSchema } from './event.schema';
 export { normalizeEvent, payloadShapeProblems } from './event-normalizer';
+export { ruleMatches } from './ingestion.metrics';
 export { INGESTION_MIGRATIONS } from './migrations/1732400300000-create-ingestion';

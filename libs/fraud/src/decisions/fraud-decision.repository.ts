@@ -82,7 +82,11 @@ export class FraudDecisionRepository {
       return d.id;
     }
     // A pipeline decision outside the pipeline's own statement (the stage has it carried instead).
-    return (await this.insertMany([d]))[0];
+    const rows = await preparedQuery<{ id: string }>(this.repo.manager.connection, 'arbiter_fraud_decisions_insert', `${PIPELINE_DECISIONS.sql('$1')} RETURNING id`, [jsonRows([decisionRow(d)])]);
+    if (rows.length) return String(rows[0].id);
+    // A replayed event keeps its first decision.
+    const existing: { id: string }[] = await this.repo.query(`SELECT id FROM fraud_decisions WHERE event_id = $1 AND NOT is_check`, [d.eventId]);
+    return existing.length ? String(existing[0].id) : d.id;
   }
 
   /**
@@ -91,23 +95,6 @@ export class FraudDecisionRepository {
    */
   carried(d: NewDecision): CarriedRow {
     return { kind: PIPELINE_DECISIONS, row: decisionRow(d) };
-  }
-
-  private async insertMany(ds: NewDecision[]): Promise<string[]> {
-    const rows = await preparedQuery<{ id: string; event_id: string }>(
-      this.repo.manager.connection,
-      'arbiter_fraud_decisions_insert',
-      `${PIPELINE_DECISIONS.sql('$1')} RETURNING id, event_id`,
-      [jsonRows(ds.map(decisionRow))],
-    );
-    const inserted = new Map(rows.map((r) => [r.event_id, String(r.id)]));
-    const missing = ds.filter((d) => !inserted.has(d.eventId)).map((d) => d.eventId);
-    if (missing.length) {
-      // A replayed event keeps its first decision.
-      const existing: { id: string; event_id: string }[] = await this.repo.query(`SELECT id, event_id FROM fraud_decisions WHERE event_id = ANY($1::text[]) AND NOT is_check`, [missing]);
-      for (const e of existing) inserted.set(e.event_id, String(e.id));
-    }
-    return ds.map((d) => inserted.get(d.eventId) ?? d.id);
   }
 
   async find(id: string): Promise<StoredDecision | undefined> {

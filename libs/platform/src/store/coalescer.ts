@@ -15,7 +15,7 @@ export class Coalescer<I, O> {
    * @param maxBatch most items in one statement.
    * @param parallel how many flushes may run at once (each holds one pooled connection). One by
    *   default: the items that arrive while it runs make the next batch, and fewer, larger
-   *   statements cost both processes less CPU (POST /v1/events ran about 20% faster at saturation
+   *   statements cost both processes less CPU (POST /v1/events ran 5-24% faster at saturation
    *   with one than with two, docs/benchmarks.md).
    */
   constructor(
