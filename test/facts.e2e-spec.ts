@@ -328,6 +328,36 @@ describe.each<Mode>(['embedded', 'postgres'])('facts (%s, the real app)', (mode)
       expect(userReads[0]).toMatch(/INSERT INTO events/);
     });
 
+    it("reads the event-log windows its type's rules read in the statement that appends the event, counting that event once", async () => {
+      const put = await t.inject({
+        method: 'PUT',
+        url: '/v1/rules/prefetch-e2e',
+        payload: { domain: 'growth', on: ['topup'], when: 'events_count(type: "topup", within: 1h) == 2 and events_sum(type: "topup", field: "amount", within: 1h) == 30', then: [] },
+      });
+      expect(put.statusCode).toBe(201);
+      const post = (id: string, amount: number) => t.inject({ method: 'POST', url: '/v1/events', payload: { id, type: 'topup', user_id: 'u-prefetch', payload: { amount } } });
+      const matched = (res: Awaited<ReturnType<typeof post>>) => res.json().matched.some((m: { rule_id: string }) => m.rule_id === 'prefetch-e2e');
+      try {
+        const first = await post('prefetch-1', 10);
+        expect(matched(first)).toBe(false);
+        t.queries.length = 0;
+        const second = await post('prefetch-2', 20);
+        expect(second.statusCode).toBe(200);
+        // Two topups of 10 and 20 within the hour: the event being processed counts, once.
+        expect(matched(second)).toBe(true);
+        const windowReads = t.queries.filter((q) => /AS q\(k, u, t, f, s, i\)/.test(q));
+        expect(windowReads.length).toBeGreaterThan(0);
+        for (const q of windowReads) expect(q).toMatch(/INSERT INTO events/);
+        // A repeat is answered from the stored result: still one match, nothing counted twice.
+        const again = await post('prefetch-2', 20);
+        expect(again.json()).toMatchObject({ duplicate: true, matched: second.json().matched });
+        const metrics = await t.inject({ method: 'GET', url: '/metrics' });
+        expect(metrics.body).toMatch(/arbiter_fact_prefetched_total\{fact="events_sum"\} [1-9]/);
+      } finally {
+        await t.inject({ method: 'DELETE', url: '/v1/rules/prefetch-e2e' });
+      }
+    });
+
     it('shares one in-flight computation between concurrent askers and memoises per session only', async () => {
       const before = t.probe.calls;
       const values = await runInSession({ requestId: 'memo-2' }, () => Promise.all([1, 2, 3].map(() => t.facts.resolve('probe.calls', {}, event))));

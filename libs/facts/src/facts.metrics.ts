@@ -18,6 +18,11 @@ export const factMetrics = () => ({
     help: 'Fact reads answered from the session memo (including a shared in-flight computation), by fact',
     labelNames: ['fact'] as const,
   }),
+  prefetched: tallyCounter({
+    name: 'arbiter_fact_prefetched_total',
+    help: "Facts read ahead by the statement that appends the event (their reads are then memo hits), by fact",
+    labelNames: ['fact'] as const,
+  }),
   fallbacks: counter({
     name: 'arbiter_fact_fallbacks_total',
     help: 'Failed or timed-out facts answered with their declared fallback value, by fact',

@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, ValidationError } from '@arbiter/platform';
 import { currentSession } from '@arbiter/session';
-import type { FactResolver, RuleEvent } from '@arbiter/rules';
+import type { FactCall, FactResolver, RuleEvent } from '@arbiter/rules';
+import { EVENT_LOG_WINDOWS } from './builtin/event-log.facts';
 import { canonicalJson } from './canonical-json';
 import { FactsConfig } from './config/facts-config';
 import type { FactContext } from './decorators/fact.decorator';
@@ -10,7 +11,8 @@ import { factMetrics } from './facts.metrics';
 import { parseFactCall, splitCalls } from './registry/call-syntax';
 import { FactExplorer } from './registry/fact.explorer';
 import { coerceArgs, FactRegistry, type RegisteredFact } from './registry/fact.registry';
-import { isThenable, memoised } from './session-memo';
+import { isValidWindow, type WindowQuery, type WindowValue } from './events/event-log.service';
+import { isThenable, memoised, sessionMemo } from './session-memo';
 import { UserService, userMarker } from './users/user.service';
 
 /** What rule evaluation needs for one user: the resolver, the loaded attributes and the call's clock. */
@@ -29,6 +31,14 @@ export interface FactValues {
 }
 
 const MAX_DEBUG_FACTS = 50;
+
+/** Windows to read ahead, and how to hand their values to the session (see {@link FactsService.prefetch}). */
+export interface FactPrefetch {
+  windows: WindowQuery[];
+  seed(values: readonly WindowValue[] | undefined): void;
+}
+
+const NOTHING_TO_PREFETCH: FactPrefetch = Object.freeze({ windows: [], seed: () => undefined });
 
 /**
  * The fact resolver the rules evaluator calls. Within one session a fact with the same user and
@@ -67,7 +77,47 @@ export class FactsService implements FactResolver {
     const full = found.fixed ? { ...args, ...found.fixed } : args;
     if (fact.cache === 'none') return this.compute(fact, full, userId, event);
     const label = fact.definition.name;
-    return memoised(`${label}${userMarker(userId)}${canonicalJson(full)}`, () => this.compute(fact, full, userId, event), () => this.metrics.memoHits.inc(label));
+    return memoised(memoKey(label, userId, full), () => this.compute(fact, full, userId, event), () => this.metrics.memoHits.inc(label));
+  }
+
+  /**
+   * The event-log windows among `calls` (an event's constant fact reads, `RuleSet.factCalls`) that
+   * this session has not computed: the statement that appends the event reads them too
+   * (`EventLogService.append`'s `windows`), and `seed` puts the answers in the session memo, where
+   * the rules find them without a wait or a statement of their own. Nothing outside a session.
+   */
+  prefetch(calls: readonly FactCall[], userId: string): FactPrefetch {
+    const memo = sessionMemo();
+    if (!memo || !calls.length) return NOTHING_TO_PREFETCH;
+    this.explorer.explore();
+    const now = currentSession()?.startedAt ?? Date.now();
+    const keys: string[] = [];
+    const labels: string[] = [];
+    const windows: WindowQuery[] = [];
+    for (const call of calls) {
+      const found = this.registry.lookup(call.name);
+      const window = found && found.fact.cache !== 'none' ? EVENT_LOG_WINDOWS[found.fact.definition.name] : undefined;
+      if (!window) continue;
+      const full = found!.fixed ? { ...call.args, ...found!.fixed } : call.args;
+      const key = memoKey(found!.fact.definition.name, userId, full);
+      const query = window(full, userId, now);
+      if (memo.has(key) || keys.includes(key) || !isValidWindow(query)) continue;
+      keys.push(key);
+      labels.push(found!.fact.definition.name);
+      windows.push(query);
+    }
+    if (!windows.length) return NOTHING_TO_PREFETCH;
+    return {
+      windows,
+      seed: (values) => {
+        if (!values) return;
+        keys.forEach((key, i) => {
+          if (memo.has(key)) return;
+          memo.set(key, { state: 'ok', value: values[i] });
+          this.metrics.prefetched.inc(labels[i]);
+        });
+      },
+    };
   }
 
   /** Like {@link get}, always as a Promise. */
@@ -202,6 +252,9 @@ export class FactsService implements FactResolver {
     throw new FactFailedError(name, 'error', `fact "${name}" failed: ${detail.slice(0, 200)}`);
   }
 }
+
+/** A fact's entry in the session memo: the fact (an alias's target), the user, the full arguments. */
+const memoKey = (fact: string, userId: string, args: Record<string, unknown>) => `${fact}${userMarker(userId)}${canonicalJson(args)}`;
 
 function render(type: string, value: unknown): unknown {
   if (value === undefined) return null;

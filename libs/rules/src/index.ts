@@ -3,7 +3,7 @@
  * no I/O. See docs/rule-language.md for the language and its semantics.
  */
 export { compileRules, RuleSet } from './rule-set';
-export type { ActionInvocation, EvalResult, RuleMatch, RuleSetEvaluateOptions, RuleTrace } from './rule-set';
+export type { ActionInvocation, EvalResult, FactCall, RuleMatch, RuleSetEvaluateOptions, RuleTrace } from './rule-set';
 export { compileCondition, Condition } from './condition';
 export type { ConditionCompileOptions, ConditionResult } from './condition';
 export { BUILTIN_EXTENSIONS } from './rule-compiler';

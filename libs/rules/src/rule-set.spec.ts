@@ -46,6 +46,28 @@ describe('RuleSet.evaluate', () => {
     expect(r.matches.map((m) => [m.ruleId, m.mode])).toEqual([['shadow', 'shadow']]);
   });
 
+  it("lists the constant fact reads of a type's rules in every domain, once each, for reading ahead", () => {
+    const s = build({
+      rules: [
+        { id: 'velocity', domain: 'fraud', on: 'topup', when: 'events_count(type: "topup", within: 10m) > 3', score: 'events_count(type: "topup", within: 10m) + fraud.score' },
+        { id: 'same-call', domain: 'growth', on: ['topup', 'transaction'], when: 'events_count(type: "topup", within: 10m) > 0 and last_login > now - 1d' },
+        { id: 'per-event', domain: 'growth', on: 'topup', when: 'events_count(type: payload.method) > 1' },
+        { id: 'other-type', domain: 'growth', on: 'transaction', when: 'list_contains(list: "vip", value: "x")' },
+        { id: 'disabled', domain: 'growth', on: 'topup', enabled: false, when: 'segment.member(segment: "s") == true' },
+      ],
+    });
+    const calls = s.factCalls('topup');
+    expect([...calls].sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      { name: 'events_count', args: { type: 'topup', within: 600_000 } },
+      { name: 'fraud.score', args: {} },
+      { name: 'last_login', args: {} },
+    ]);
+    // Cached per rule set and type.
+    expect(s.factCalls('topup')).toBe(calls);
+    expect(s.factCalls('transaction').map((c) => c.name).sort()).toEqual(['events_count', 'last_login', 'list_contains']);
+    expect(s.factCalls('never-declared')).toEqual([]);
+  });
+
   it('never evaluates disabled rules but keeps them in the snapshot', () => {
     expect(set.get('off')?.enabled).toBe(false);
     expect(sync(set.evaluate(event({}))).matches.map((m) => m.ruleId)).not.toContain('off');

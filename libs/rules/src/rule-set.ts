@@ -3,7 +3,7 @@ import { ChunkFn, generateChunk } from './code-generator';
 import { Dependencies } from './dependencies';
 import { CompileError, RuleSetCompileError } from './errors/compile.error';
 import { evalNode, TraceNode, traceNode } from './evaluator';
-import { render } from './ir';
+import { children, IrNode, render } from './ir';
 import { checkUnusedConditions, compileRule, CompiledRule, CompileOptions, CompileResult, compilerContext, dedupeErrors, RuleDocument } from './rule-compiler';
 import { EvalContext, EvalError, EvaluateOptions, RuleEvent } from './runtime';
 
@@ -49,12 +49,18 @@ export interface EvalResult {
   traces?: RuleTrace[];
 }
 
+/** A fact read whose arguments are constants: the same call for every event. */
+export interface FactCall {
+  name: string;
+  args: Readonly<Record<string, unknown>>;
+}
+
 export interface RuleSetEvaluateOptions extends EvaluateOptions {
   /** Evaluate only this domain's rules (all domains when omitted). */
   domain?: string;
 }
 
-const EMPTY_BUCKET: Bucket = { rules: Object.freeze([]), chunks: [], matches: [] };
+const EMPTY_BUCKET: Bucket = { rules: Object.freeze([]), chunks: [], matches: [], calls: Object.freeze([]) };
 
 /** Rules per generated function: big enough to amortise calls, small enough for V8 to optimise. */
 const CHUNK_SIZE = 24;
@@ -63,6 +69,7 @@ interface Bucket {
   rules: readonly CompiledRule[];
   chunks?: ChunkFn[];
   matches: (RuleMatch | undefined)[];
+  calls?: readonly FactCall[];
 }
 
 /**
@@ -130,6 +137,24 @@ export class RuleSet {
   /** The enabled rules that an event of this type (and domain) evaluates, in priority order. */
   rulesFor(type: string, domain?: string): readonly CompiledRule[] {
     return this.bucket(type, domain).rules;
+  }
+
+  /**
+   * The fact reads with constant arguments in the conditions and formulas of the enabled rules an
+   * event of this type evaluates, in every domain: what such an event will most likely ask for
+   * (a short-circuited leaf may not), so a caller can fetch them ahead of the evaluation.
+   */
+  factCalls(type: string): readonly FactCall[] {
+    const bucket = this.bucket(type, undefined);
+    if (bucket.calls) return bucket.calls;
+    const calls = new Map<string, FactCall>();
+    const stack: IrNode[] = bucket.rules.flatMap((r) => [r.when, ...r.outputs.map((o) => o.node)]);
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (n.k === 'fact' && n.constKey !== undefined && !calls.has(n.constKey)) calls.set(n.constKey, Object.freeze({ name: n.name, args: n.constArgs ?? {} }));
+      stack.push(...children(n));
+    }
+    return (bucket.calls = Object.freeze([...calls.values()]));
   }
 
   private bucket(type: string, domain: string | undefined): Bucket {

@@ -1,12 +1,23 @@
 import { Injectable } from '@nestjs/common';
 import { Fact, type FactContext } from '../decorators/fact.decorator';
-import { EventLogService } from '../events/event-log.service';
+import { EventLogService, windowSince, type WindowQuery, type WindowValue } from '../events/event-log.service';
 
 type Window = { type: string; within?: number };
 type FieldWindow = Window & { field: string };
 
 /** Start of a `within` window ending at the call's clock; no window means all time. */
-const since = (within: number | undefined, ctx: FactContext) => (within === undefined ? undefined : ctx.now - within);
+const since = (within: number | undefined, now: number) => windowSince(within === undefined ? undefined : now - within);
+
+/**
+ * The window each event-log fact reads, from its arguments: the facts below ask for it when the
+ * rules call them, and `FactsService.prefetch` has the event's append compute it in advance.
+ */
+export const EVENT_LOG_WINDOWS: Readonly<Record<string, (args: Record<string, unknown>, userId: string, now: number) => WindowQuery>> = {
+  events_count: (a, userId, now) => ({ kind: 'count', userId, type: String(a.type), field: '', since: since(a.within as number | undefined, now) }),
+  events_sum: (a, userId, now) => ({ kind: 'sum', userId, type: String(a.type), field: String(a.field), since: since(a.within as number | undefined, now) }),
+  events_distinct: (a, userId, now) => ({ kind: 'distinct', userId, type: String(a.type), field: String(a.field), since: since(a.within as number | undefined, now) }),
+  last_event_at: (a, userId) => ({ kind: 'last', userId, type: String(a.type), field: '', since: '-infinity' }),
+};
 
 /**
  * The built-in facts over the event log, each one indexed SQL query on
@@ -24,8 +35,8 @@ export class EventLogFacts {
     cost: 10,
     description: 'How many events of `type` the user had within the window (all time without `within`).',
   })
-  eventsCount({ type, within }: Window, ctx: FactContext): Promise<number> {
-    return this.events.count(ctx.userId, type, since(within, ctx));
+  eventsCount(args: Window, ctx: FactContext): Promise<WindowValue> {
+    return this.read('events_count', args, ctx);
   }
 
   @Fact({
@@ -35,8 +46,8 @@ export class EventLogFacts {
     cost: 10,
     description: 'Sum of the numeric payload field `field` (dotted path such as order.amount) over the window.',
   })
-  eventsSum({ type, field, within }: FieldWindow, ctx: FactContext): Promise<number> {
-    return this.events.sum(ctx.userId, type, field, since(within, ctx));
+  eventsSum(args: FieldWindow, ctx: FactContext): Promise<WindowValue> {
+    return this.read('events_sum', args, ctx);
   }
 
   @Fact({
@@ -46,8 +57,8 @@ export class EventLogFacts {
     cost: 10,
     description: 'How many distinct values the payload field `field` took over the window.',
   })
-  eventsDistinct({ type, field, within }: FieldWindow, ctx: FactContext): Promise<number> {
-    return this.events.distinct(ctx.userId, type, field, since(within, ctx));
+  eventsDistinct(args: FieldWindow, ctx: FactContext): Promise<WindowValue> {
+    return this.read('events_distinct', args, ctx);
   }
 
   @Fact({
@@ -57,8 +68,8 @@ export class EventLogFacts {
     cost: 10,
     description: 'When the latest event of `type` occurred; missing (leaves false) when never.',
   })
-  lastEventAt({ type }: { type: string }, ctx: FactContext): Promise<number | undefined> {
-    return this.events.lastAt(ctx.userId, type);
+  lastEventAt(args: { type: string }, ctx: FactContext): Promise<WindowValue> {
+    return this.read('last_event_at', args, ctx);
   }
 
   @Fact({
@@ -69,5 +80,9 @@ export class EventLogFacts {
   })
   firstSeenAt(_args: object, ctx: FactContext): Promise<number | undefined> {
     return this.events.firstSeenAt(ctx.userId);
+  }
+
+  private read(fact: string, args: object, ctx: FactContext): Promise<WindowValue> {
+    return this.events.window(EVENT_LOG_WINDOWS[fact](args as Record<string, unknown>, ctx.userId, ctx.now));
   }
 }

@@ -14,10 +14,18 @@ export interface NewEvent {
   payload?: Record<string, unknown>;
 }
 
-/** What one append answers: when the event was received (undefined: it existed), and its user's attributes when asked. */
+/** What one append answers: when the event was received (undefined: it existed), its user's attributes and the windows asked. */
 interface Appended {
   receivedAt?: string;
   user?: Record<string, unknown>;
+  windows?: WindowValue[];
+}
+
+/** One append as the group insert takes it. */
+interface AppendItem {
+  event: NewEvent;
+  withUser: boolean;
+  windows: readonly WindowQuery[];
 }
 
 /** An event as stored: timestamps as ISO strings. */
@@ -31,13 +39,44 @@ export interface StoredEvent {
   payload: Record<string, unknown>;
 }
 
-interface WindowQuery {
+/** One aggregate over a user's events of one type in a window: what the event-log facts compute. */
+export interface WindowQuery {
   kind: 'count' | 'sum' | 'distinct' | 'last';
   userId: string;
   type: string;
   /** Dotted payload path (sum, distinct); empty otherwise. */
   field: string;
+  /** Start of the window: an ISO timestamp, or `-infinity` for all time (see {@link windowSince}). */
   since: string;
+}
+
+/** A window's value: a number for count, sum and distinct (0 over no events); for `last`, epoch ms or undefined when never. */
+export type WindowValue = number | undefined;
+
+/**
+ * The value of one {@link WindowQuery} per row of `q` (columns k, u, t, f, s), over the events of
+ * `source`: the events table, or the table plus the rows an INSERT in the same statement returned
+ * (which that statement's reads of the table do not see yet).
+ */
+const windowValueSql = (source: string) => `CASE q.k
+  WHEN 'count' THEN (SELECT count(*)::float8 FROM ${source} e WHERE e.user_id = q.u AND e.type = q.t AND e.occurred_at >= q.s)
+  WHEN 'sum' THEN (SELECT COALESCE(sum(CASE WHEN jsonb_typeof(e.payload #> string_to_array(q.f, '.')) = 'number'
+                                          THEN (e.payload #>> string_to_array(q.f, '.'))::float8 END), 0)::float8
+                   FROM ${source} e WHERE e.user_id = q.u AND e.type = q.t AND e.occurred_at >= q.s)
+  WHEN 'distinct' THEN (SELECT count(DISTINCT e.payload #> string_to_array(q.f, '.'))::float8 FROM ${source} e
+                        WHERE e.user_id = q.u AND e.type = q.t AND e.occurred_at >= q.s
+                          AND jsonb_typeof(e.payload #> string_to_array(q.f, '.')) IS DISTINCT FROM 'null')
+  WHEN 'last' THEN (SELECT (extract(epoch FROM max(e.occurred_at)) * 1000)::float8 FROM ${source} e WHERE e.user_id = q.u AND e.type = q.t)
+END`;
+
+/** The parameters of `unnest(...) AS q(k, u, t, f, s)` for a list of windows, from `$first` on. */
+const windowParams = (queries: readonly WindowQuery[]) => [queries.map((q) => q.kind), queries.map((q) => q.userId), queries.map((q) => q.type), queries.map((q) => q.field), queries.map((q) => q.since)];
+const windowUnnest = (first: number) => `unnest($${first}::text[], $${first + 1}::text[], $${first + 2}::text[], $${first + 3}::text[], $${first + 4}::timestamptz[]) WITH ORDINALITY AS q(k, u, t, f, s, i)`;
+
+/** A window's SQL value as the facts answer it. */
+function windowValue(kind: WindowQuery['kind'], v: number | string | null | undefined): WindowValue {
+  if (kind === 'last') return v === null || v === undefined ? undefined : Number(v);
+  return Number(v ?? 0);
 }
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -52,7 +91,7 @@ const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 @Injectable()
 export class EventLogService {
   /** Appends from concurrent calls share one multi-row INSERT (one round trip, one commit). */
-  private readonly appends = new Coalescer<{ event: NewEvent; withUser: boolean }, Appended>((items) => this.insertMany(items));
+  private readonly appends = new Coalescer<AppendItem, Appended>((items) => this.insertMany(items));
   private readonly windows = new Coalescer<WindowQuery, number | null>((queries) => this.windowMany(queries));
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -61,17 +100,23 @@ export class EventLogService {
    * Appends one event. Returns `inserted: false` (and the event already stored) when an event with
    * the same id exists: ids are unique, which is how a retried delivery is recognised. With
    * `withUser` (outside a transaction), the same statement reads the attributes of the event's
-   * user too (`user`: empty for an unknown user), for `FactsService.evaluationInputs`.
+   * user too (`user`: empty for an unknown user), for `FactsService.evaluationInputs`; with
+   * `windows`, it computes those aggregates too (`windows`, in order), counting this event as the
+   * facts do once it is appended — `FactsService.prefetch` asks the windows the rules will read.
    */
-  async append(event: NewEvent, manager?: EntityManager, options: { withUser?: boolean } = {}): Promise<{ inserted: boolean; event: StoredEvent; user?: Record<string, unknown> }> {
+  async append(
+    event: NewEvent,
+    manager?: EntityManager,
+    options: { withUser?: boolean; windows?: readonly WindowQuery[] } = {},
+  ): Promise<{ inserted: boolean; event: StoredEvent; user?: Record<string, unknown>; windows?: WindowValue[] }> {
     const occurred = event.occurred_at === undefined ? new Date() : new Date(event.occurred_at);
     if (Number.isNaN(occurred.getTime())) throw new TypeError(`event ${event.id}: occurred_at is not a valid timestamp`);
     if (!manager) {
       // Outside a caller's transaction: join the next group insert.
       const stamped: NewEvent = { ...event, occurred_at: occurred.toISOString() };
-      const { receivedAt, user } = await this.appends.submit({ event: stamped, withUser: options.withUser === true });
-      if (receivedAt) return { inserted: true, event: storedFrom(stamped, receivedAt), user };
-      return { inserted: false, event: (await this.find(event.id))!, user };
+      const { receivedAt, user, windows } = await this.appends.submit({ event: stamped, withUser: options.withUser === true, windows: options.windows ?? [] });
+      if (receivedAt) return { inserted: true, event: storedFrom(stamped, receivedAt), user, windows };
+      return { inserted: false, event: (await this.find(event.id))!, user, windows };
     }
     const m = manager;
     const rows: Record<string, unknown>[] = await m.query(
@@ -88,11 +133,15 @@ export class EventLogService {
 
   /**
    * Inserts many events in one statement; answers, per event, when it was received (undefined when
-   * it existed), and the attributes of its user when asked — read by the same statement.
+   * it existed), the attributes of its user when asked, and the windows asked — all read by the
+   * same statement. Its reads of the events table do not see the rows it inserts, so the windows
+   * read the table plus the inserted rows: an event that already existed is in the table, a new
+   * one in the inserted rows, and each counts once.
    */
-  private async insertMany(items: { event: NewEvent; withUser: boolean }[]): Promise<Appended[]> {
+  private async insertMany(items: AppendItem[]): Promise<Appended[]> {
     const events = items.map((i) => i.event);
-    const rows = await preparedQuery<{ k: 'e' | 'u'; id: string; received_at: unknown; attributes: unknown }>(
+    const windows = items.flatMap((i) => i.windows);
+    const rows = await preparedQuery<{ k: 'e' | 'u' | 'w'; id: string; received_at: unknown; attributes: unknown; v: number | null }>(
       this.dataSource,
       'arbiter_events_append',
       `WITH ins AS (
@@ -100,23 +149,35 @@ export class EventLogService {
          SELECT id, user_id, type, source, occurred_at::timestamptz, payload
          FROM jsonb_to_recordset($1::jsonb) AS e(id text, user_id text, type text, source text, occurred_at text, payload jsonb)
          ON CONFLICT (id) DO NOTHING
-         RETURNING id, received_at)
-       SELECT 'e' AS k, id, received_at, NULL::jsonb AS attributes FROM ins
+         RETURNING id, user_id, type, occurred_at, payload, received_at)
+       SELECT 'e' AS k, id, received_at, NULL::jsonb AS attributes, NULL::float8 AS v FROM ins
        UNION ALL
-       SELECT 'u', u.id, NULL, u.attributes FROM (${userAttributesQuery('$2')}) AS u`,
+       SELECT 'u', u.id, NULL, u.attributes, NULL FROM (${userAttributesQuery('$2')}) AS u
+       UNION ALL
+       SELECT 'w', q.i::text, NULL, NULL,
+         ${windowValueSql('(SELECT user_id, type, occurred_at, payload FROM events UNION ALL SELECT user_id, type, occurred_at, payload FROM ins)')}
+       FROM ${windowUnnest(3)}`,
       [
         jsonRows(events.map((e) => ({ id: e.id, user_id: e.user_id, type: e.type, source: e.source ?? 'api', occurred_at: String(e.occurred_at), payload: e.payload ?? {} }))),
         [...new Set(items.filter((i) => i.withUser).map((i) => i.event.user_id))],
+        ...windowParams(windows),
       ],
     );
-    const inserted = new Map(rows.filter((r) => r.k === 'e').map((r) => [r.id, iso(r.received_at)]));
+    const inserted = new Map<string, string>();
     const users = attributesById(rows.filter((r) => r.k === 'u'));
-    return items.map(({ event, withUser }) => {
+    const values = new Map<number, number | null>();
+    for (const r of rows) {
+      if (r.k === 'e') inserted.set(r.id, iso(r.received_at));
+      else if (r.k === 'w') values.set(Number(r.id), r.v);
+    }
+    let next = 1;
+    return items.map(({ event, withUser, windows: asked }) => {
       // Two submissions of one id in one batch: only the first counts as new.
       const receivedAt = inserted.get(event.id);
       inserted.delete(event.id);
+      const answered = asked.length ? asked.map((q) => windowValue(q.kind, values.get(next++))) : undefined;
       // Each caller gets its own copy: a session may not see another session's object.
-      return { receivedAt, user: withUser ? { ...(users.get(event.user_id) ?? {}) } : undefined };
+      return { receivedAt, user: withUser ? { ...(users.get(event.user_id) ?? {}) } : undefined, windows: answered };
     });
   }
 
@@ -141,25 +202,28 @@ export class EventLogService {
 
   /** How many events of `type` the user has had since `since` (epoch ms; all time when omitted). */
   async count(userId: string, type: string, since?: number): Promise<number> {
-    return Number((await this.windows.submit({ kind: 'count', userId, type, field: '', since: sinceParam(since) })) ?? 0);
+    return (await this.window({ kind: 'count', userId, type, field: '', since: windowSince(since) }))!;
   }
 
   /** Sum of the numeric payload field `field` (dotted path) over the window; non-numbers count as 0. */
   async sum(userId: string, type: string, field: string, since?: number): Promise<number> {
-    fieldPath(field);
-    return Number((await this.windows.submit({ kind: 'sum', userId, type, field, since: sinceParam(since) })) ?? 0);
+    return (await this.window({ kind: 'sum', userId, type, field, since: windowSince(since) }))!;
   }
 
   /** How many distinct values the payload field `field` took over the window (missing/null not counted). */
   async distinct(userId: string, type: string, field: string, since?: number): Promise<number> {
-    fieldPath(field);
-    return Number((await this.windows.submit({ kind: 'distinct', userId, type, field, since: sinceParam(since) })) ?? 0);
+    return (await this.window({ kind: 'distinct', userId, type, field, since: windowSince(since) }))!;
   }
 
   /** When the user's latest event of `type` occurred (epoch ms), or undefined when never. */
   async lastAt(userId: string, type: string): Promise<number | undefined> {
-    const v = await this.windows.submit({ kind: 'last', userId, type, field: '', since: '-infinity' });
-    return v === null ? undefined : Number(v);
+    return this.window({ kind: 'last', userId, type, field: '', since: '-infinity' });
+  }
+
+  /** One window aggregate (see {@link WindowQuery}); concurrent calls share one statement. */
+  async window(query: WindowQuery): Promise<WindowValue> {
+    if (!isValidWindow(query)) throw new TypeError(`"${query.field}" is not a payload field path (letters, digits, _ and dots)`);
+    return windowValue(query.kind, await this.windows.submit(query));
   }
 
   /**
@@ -170,18 +234,8 @@ export class EventLogService {
     const rows = await preparedQuery<{ i: string; v: number | string | null }>(
       this.dataSource,
       'arbiter_events_windows',
-      `SELECT q.i, CASE q.k
-         WHEN 'count' THEN (SELECT count(*)::float8 FROM events e WHERE e.user_id = q.u AND e.type = q.t AND e.occurred_at >= q.s)
-         WHEN 'sum' THEN (SELECT COALESCE(sum(CASE WHEN jsonb_typeof(e.payload #> string_to_array(q.f, '.')) = 'number'
-                                                 THEN (e.payload #>> string_to_array(q.f, '.'))::float8 END), 0)::float8
-                          FROM events e WHERE e.user_id = q.u AND e.type = q.t AND e.occurred_at >= q.s)
-         WHEN 'distinct' THEN (SELECT count(DISTINCT e.payload #> string_to_array(q.f, '.'))::float8 FROM events e
-                               WHERE e.user_id = q.u AND e.type = q.t AND e.occurred_at >= q.s
-                                 AND jsonb_typeof(e.payload #> string_to_array(q.f, '.')) IS DISTINCT FROM 'null')
-         WHEN 'last' THEN (SELECT (extract(epoch FROM max(e.occurred_at)) * 1000)::float8 FROM events e WHERE e.user_id = q.u AND e.type = q.t)
-       END AS v
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY AS q(k, u, t, f, s, i)`,
-      [queries.map((q) => q.kind), queries.map((q) => q.userId), queries.map((q) => q.type), queries.map((q) => q.field), queries.map((q) => q.since)],
+      `SELECT q.i, ${windowValueSql('events')} AS v FROM ${windowUnnest(1)}`,
+      windowParams(queries),
     );
     const byIndex = new Map(rows.map((r) => [Number(r.i), r.v === null ? null : Number(r.v)]));
     return queries.map((_, i) => byIndex.get(i + 1) ?? null);
@@ -204,12 +258,13 @@ export class EventLogService {
   }
 }
 
-function fieldPath(field: string): string[] {
-  if (!FIELD.test(field)) throw new TypeError(`"${field}" is not a payload field path (letters, digits, _ and dots)`);
-  return field.split('.');
+/** Whether {@link EventLogService.window} would take this query (a payload path where one is needed). */
+export function isValidWindow(query: WindowQuery): boolean {
+  return (query.kind !== 'sum' && query.kind !== 'distinct') || FIELD.test(query.field);
 }
 
-function sinceParam(since: number | undefined): string {
+/** A window's start for {@link WindowQuery.since}: epoch ms, or all time when omitted or out of range. */
+export function windowSince(since: number | undefined): string {
   return since === undefined || !Number.isFinite(since) || Math.abs(since) > 8.64e15 ? '-infinity' : new Date(since).toISOString();
 }
 

@@ -92,8 +92,12 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private async processNow(event: IncomingEvent, mode: PipelineMode, batchId?: string): Promise<PipelineResult> {
-    // The statement that appends the event reads the user's attributes too.
-    const { inserted, user } = await this.eventLog.append({ ...event }, undefined, { withUser: true });
+    const ruleSet = this.rules.current();
+    // The statement that appends the event reads the user's attributes too, and the event-log
+    // windows the rules for its type read (counting this event), into the session's fact memo.
+    const prefetch = this.facts.prefetch(ruleSet.factCalls(event.type), event.user_id);
+    const { inserted, user, windows } = await this.eventLog.append({ ...event }, undefined, { withUser: true, windows: prefetch.windows });
+    prefetch.seed(windows);
     if (!inserted) {
       const prior = await this.outcomes.find(event.id);
       if (prior?.status === 'done' && prior.result) {
@@ -107,7 +111,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     setSessionUser(event.user_id);
     const carried: CarriedRow[] = [];
     try {
-      const result = await this.run(event, mode, await this.facts.evaluationInputs(event.user_id, user), carried);
+      const result = await this.run(ruleSet, event, mode, await this.facts.evaluationInputs(event.user_id, user), carried);
       // One statement stores the outcome and the rows the stages handed over (the fraud decision, the action log's records).
       await this.outcomes.saveDone(event.id, result, batchId, carried);
       return result;
@@ -119,8 +123,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
-  private async run(event: IncomingEvent, mode: PipelineMode, inputs: EvaluationInputs, carried: CarriedRow[]): Promise<PipelineResult> {
-    const ruleSet = this.rules.current();
+  private async run(ruleSet: RuleSet, event: IncomingEvent, mode: PipelineMode, inputs: EvaluationInputs, carried: CarriedRow[]): Promise<PipelineResult> {
     const result: PipelineResult = { event_id: event.id, duplicate: false, fraud: null, matched: [], actions: [], domains: {} };
     const errors: NonNullable<PipelineResult['errors']> = [];
     const actionEvent = { ...event, depth: event.depth ?? 0 };
