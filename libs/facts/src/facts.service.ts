@@ -52,6 +52,7 @@ const NOTHING_TO_PREFETCH: FactPrefetch = Object.freeze({ windows: [], seed: () 
 export class FactsService implements FactResolver {
   private readonly logger = new Logger('Facts');
   private readonly metrics = factMetrics();
+  private readonly argsKeys = new WeakMap<object, string>();
 
   constructor(
     private readonly registry: FactRegistry,
@@ -77,7 +78,20 @@ export class FactsService implements FactResolver {
     const full = found.fixed ? { ...args, ...found.fixed } : args;
     if (fact.cache === 'none') return this.compute(fact, full, userId, event);
     const label = fact.definition.name;
-    return memoised(memoKey(label, userId, full), () => this.compute(fact, full, userId, event), () => this.metrics.memoHits.inc(label));
+    return memoised(memoKey(label, userId, this.argsKey(args, found.fixed, full)), () => this.compute(fact, full, userId, event), () => this.metrics.memoHits.inc(label));
+  }
+
+  /**
+   * The memo key's text for a call's arguments (`full`: `args` with an alias's fixed ones). A
+   * rule's constant arguments are one frozen object per call site, and an alias's are fixed: their
+   * text is worked out once, not on every read of every event.
+   */
+  private argsKey(args: Record<string, unknown>, fixed: Readonly<Record<string, unknown>> | undefined, full: Record<string, unknown>): string {
+    const stable = fixed ? (Object.keys(args).length ? undefined : fixed) : Object.isFrozen(args) ? args : undefined;
+    if (!stable) return canonicalJson(full);
+    let text = this.argsKeys.get(stable);
+    if (text === undefined) this.argsKeys.set(stable, (text = canonicalJson(full)));
+    return text;
   }
 
   /**
@@ -99,7 +113,7 @@ export class FactsService implements FactResolver {
       const window = found && found.fact.cache !== 'none' ? EVENT_LOG_WINDOWS[found.fact.definition.name] : undefined;
       if (!window) continue;
       const full = found!.fixed ? { ...call.args, ...found!.fixed } : call.args;
-      const key = memoKey(found!.fact.definition.name, userId, full);
+      const key = memoKey(found!.fact.definition.name, userId, this.argsKey(call.args, found!.fixed, full));
       const query = window(full, userId, now);
       if (memo.has(key) || keys.includes(key) || !isValidWindow(query)) continue;
       keys.push(key);
@@ -253,8 +267,8 @@ export class FactsService implements FactResolver {
   }
 }
 
-/** A fact's entry in the session memo: the fact (an alias's target), the user, the full arguments. */
-const memoKey = (fact: string, userId: string, args: Record<string, unknown>) => `${fact}${userMarker(userId)}${canonicalJson(args)}`;
+/** A fact's entry in the session memo: the fact (an alias's target), the user, the full arguments' canonical JSON. */
+const memoKey = (fact: string, userId: string, argsKey: string) => `${fact}${userMarker(userId)}${argsKey}`;
 
 function render(type: string, value: unknown): unknown {
   if (value === undefined) return null;
