@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Fact, FactFailedError, type FactContext } from '@arbiter/facts';
 import type { RuleEvent } from '@arbiter/rules';
 import { decisionOf, sessionValue } from '@arbiter/session';
-import { FraudService, insideFraudAssessment, type FraudEvent } from './fraud.service';
+import { FraudService, type FraudEvent } from './fraud.service';
 import { FraudListRepository } from './lists/fraud-list.repository';
 
 const PREVIEWS = Symbol('arbiter.fraud.previews');
@@ -45,9 +45,6 @@ export class FraudFacts {
   }
 
   private read(ctx: FactContext, field: 'outcome' | 'score'): unknown {
-    if (insideFraudAssessment()) {
-      throw new FactFailedError(`fraud.${field}`, 'error', `fraud rules cannot read fraud.${field}: it is the decision they are computing`);
-    }
     const recorded = decisionOf<{ outcome: string; score: number }>('fraud');
     if (recorded) return recorded[field];
     const event = ctx.event as FraudEvent | undefined;

@@ -1,9 +1,8 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { counter, type CarriedRow } from '@arbiter/platform';
 import { ruleMatches } from '@arbiter/ingestion';
-import { FactsService, type EvaluationInputs } from '@arbiter/facts';
+import { FactFailedError, FactsService, type EvaluationInputs } from '@arbiter/facts';
 import { RuleSetService } from '@arbiter/ruleset';
 import type { EvalError, FactResolver, RuleEvent, RuleMatch, RuleSet } from '@arbiter/rules';
 import { FraudConfig } from './config/fraud-config';
@@ -58,14 +57,6 @@ export interface FraudAssessment {
   carry?: CarriedRow;
 }
 
-/** Set while fraud rules are evaluated: a fraud rule reading `fraud.*` would wait for itself. */
-const assessing = new AsyncLocalStorage<true>();
-
-/** Whether the caller runs inside a fraud assessment (the `fraud.*` facts refuse to answer then). */
-export function insideFraudAssessment(): boolean {
-  return assessing.getStore() === true;
-}
-
 /**
  * The fraud assessment: evaluates the `fraud` rules against an event, then decides (score = sum of
  * the live matched rules' scores, outcome = the strongest of the thresholds of CONFIG_DIR/fraud.yaml
@@ -108,7 +99,7 @@ export class FraudService implements OnApplicationBootstrap {
     // rules, read them while the rules wait on their facts (one wait instead of two in a row).
     const early = ruleSet.rulesFor(event.type, FRAUD_DOMAIN).length ? this.readOverrides(event, inputs) : undefined;
     early?.catch(() => undefined); // awaited below when a rule matched
-    const evaluated = await assessing.run(true, () => ruleSet.evaluate(event as RuleEvent, { domain: FRAUD_DOMAIN, resolver, user: inputs.user, now: inputs.now }));
+    const evaluated = await ruleSet.evaluate(event as RuleEvent, { domain: FRAUD_DOMAIN, resolver, user: inputs.user, now: inputs.now });
     const matches = evaluated.matches;
     const { snoozed, allowListed } = matches.length ? await (early ?? this.readOverrides(event, inputs)) : { snoozed: undefined, allowListed: undefined };
     const decided = decide({ matches, thresholds: this.config.thresholdsFor(event.type), snoozed, allowListed });
@@ -164,10 +155,14 @@ export class FraudService implements OnApplicationBootstrap {
   }
 }
 
-/** Wraps a resolver to note every computed fact it answers (keyed by call), keeping sync answers sync. */
+/**
+ * Wraps a resolver to note every computed fact it answers (keyed by call), keeping sync answers
+ * sync. It refuses `fraud.*`: a fraud rule reading the decision it is computing would wait for itself.
+ */
 function recording(inner: FactResolver, read: Record<string, unknown>): FactResolver {
   return {
     resolve(fact, args, event) {
+      if (fact.startsWith(`${FRAUD_DOMAIN}.`)) throw new FactFailedError(fact, 'error', `fraud rules cannot read ${fact}: it is the decision they are computing`);
       const key = args && Object.keys(args).length ? `${fact}(${JSON.stringify(args)})` : fact;
       const value = inner.resolve(fact, args, event);
       if (value instanceof Promise) {

@@ -7,7 +7,7 @@
  * reads the allow/block lists. APIs under /v1/fraud; see docs/fraud.md.
  */
 export { FraudModule } from './fraud.module';
-export { FraudService, insideFraudAssessment } from './fraud.service';
+export { FraudService } from './fraud.service';
 export type { AssessOptions, FraudAssessment, FraudDecision, FraudEvent } from './fraud.service';
 export { FraudStage } from './fraud.stage';
 export { FraudFacts } from './fraud.facts';
