@@ -138,6 +138,20 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('fraud on %s', (mode) => {
     expect((await event('login', 'u-other', { ip: '10.6.6.6' })).fraud.outcome).toBe('decline');
   });
 
+  it("approves a user whose stored email is allow-listed, read while the event is appended", async () => {
+    await req('PUT', '/v1/fraud/lists/blocked_ips', { kind: 'block', items: ['10.5.5.5'] });
+    expect((await req('PUT', '/v1/fraud/lists/trusted_mail', { kind: 'allow', items: ['vip@example.com'] })).statusCode).toBe(200);
+    expect((await req('PUT', '/v1/users/u-mail', { attributes: { email: 'vip@example.com' } })).statusCode).toBeLessThan(300);
+    expect((await req('PUT', '/v1/users/u-mail-other', { attributes: { email: 'someone@example.com' } })).statusCode).toBeLessThan(300);
+    const r = await event('login', 'u-mail', { ip: '10.5.5.5' });
+    expect(r.fraud.outcome).toBe('approve');
+    expect(r.fraud.reasons[0]).toMatchObject({ code: 'allow_listed', list: 'trusted_mail' });
+    expect((await event('login', 'u-mail-other', { ip: '10.5.5.5' })).fraud.outcome).toBe('decline');
+    // The email changes: the next event reads the new one.
+    expect((await req('PUT', '/v1/users/u-mail', { attributes: { email: 'changed@example.com' } })).statusCode).toBeLessThan(300);
+    expect((await event('login', 'u-mail', { ip: '10.5.5.5' })).fraud.outcome).toBe('decline');
+  });
+
   it('records shadow rules without letting them count', async () => {
     const r = await event('login', 'u-shadow', { ip: '192.168.1.1', device: 'emulator' });
     expect(r.fraud).toMatchObject({ outcome: 'approve', score: 0 });

@@ -14,6 +14,7 @@ export type { CatalogueContribution } from './catalogue/catalogue.service';
 export { EventLogService } from './events/event-log.service';
 export type { NewEvent, StoredEvent, WindowQuery, WindowValue } from './events/event-log.service';
 export { UserService, USER_ID } from './users/user.service';
+export { userStringAttributeSql } from './users/user-attributes.query';
 export type { UserView } from './users/user.service';
 export { UserChanges } from './users/user-changes';
 export type { UserChange, UserChangeListener } from './users/user-changes';

@@ -4,12 +4,13 @@ import { counter, type CarriedRow } from '@arbiter/platform';
 import { ruleMatches } from '@arbiter/ingestion';
 import { FactFailedError, FactsService, type EvaluationInputs } from '@arbiter/facts';
 import { RuleSetService } from '@arbiter/ruleset';
+import { currentSession, sessionValue } from '@arbiter/session';
 import type { EvalError, FactResolver, RuleEvent, RuleMatch, RuleSet } from '@arbiter/rules';
 import { FraudConfig } from './config/fraud-config';
 import { decide, type FraudReason, type MatchedFraudRule } from './decide';
 import { FraudDecisionRepository } from './decisions/fraud-decision.repository';
 import { FRAUD_DOMAIN, isOutcome, type FraudOutcome } from './fraud.constants';
-import { FraudOverridesRepository } from './overrides/fraud-overrides.repository';
+import { FraudOverridesRepository, type Overrides } from './overrides/fraud-overrides.repository';
 
 /** The event fraud assesses (the pipeline's event; `id` is needed only to store the decision). */
 export interface FraudEvent {
@@ -96,8 +97,9 @@ export class FraudService implements OnApplicationBootstrap {
     const read: Record<string, unknown> = {};
     const resolver = recording(inputs.resolver, read);
     // Snoozes and allow lists change only a decision that has matches. When the type has fraud
-    // rules, read them while the rules wait on their facts (one wait instead of two in a row).
-    const early = ruleSet.rulesFor(event.type, FRAUD_DOMAIN).length ? this.readOverrides(event, inputs) : undefined;
+    // rules, they are read while the rules wait on their facts (one wait instead of two in a row)
+    // — in the pipeline, while the event was appended (readOverridesEarly).
+    const early = takeEarlyOverrides(event) ?? (ruleSet.rulesFor(event.type, FRAUD_DOMAIN).length ? this.readOverrides(event, inputs) : undefined);
     early?.catch(() => undefined); // awaited below when a rule matched
     const evaluated = await ruleSet.evaluate(event as RuleEvent, { domain: FRAUD_DOMAIN, resolver, user: inputs.user, now: inputs.now });
     const matches = evaluated.matches;
@@ -121,8 +123,23 @@ export class FraudService implements OnApplicationBootstrap {
     return { decision, live: matches.filter((m) => liveIds.has(m.ruleId)), errors: evaluated.errors, carry };
   }
 
-  private readOverrides(event: FraudEvent, inputs: EvaluationInputs) {
+  private readOverrides(event: FraudEvent, inputs: EvaluationInputs): Promise<Overrides> {
     return this.overrides.read(event.user_id, new Date(inputs.now), identities(event, inputs.user));
+  }
+
+  /**
+   * Starts reading the user's snoozes and allow lists for an event about to be appended, when its
+   * type has fraud rules: the next {@link run} for that event in this session uses the answer. The
+   * user's attributes are not loaded yet, so the statement looks up the stored email itself.
+   */
+  readOverridesEarly(event: FraudEvent, ruleSet: RuleSet): void {
+    if (!ruleSet.rulesFor(event.type, FRAUD_DOMAIN).length) return;
+    const now = currentSession()?.startedAt;
+    const early = sessionValue(EARLY_OVERRIDES, () => new Map<string, Promise<Overrides>>());
+    if (now === undefined || !early) return;
+    const read = this.overrides.read(event.user_id, new Date(now), [event.user_id], { storedEmail: true });
+    read.catch(() => undefined); // a repeated event never asks for it
+    early.set(earlyKey(event), read);
   }
 
   /** The user attributes the fraud rules of `type` read (worked out once per rule set and type). */
@@ -175,6 +192,17 @@ function recording(inner: FactResolver, read: Record<string, unknown>): FactReso
       return value;
     },
   };
+}
+
+const EARLY_OVERRIDES = Symbol('arbiter.fraud.early-overrides');
+const earlyKey = (event: FraudEvent) => `${event.id}\u0000${event.user_id}`;
+
+/** The read {@link FraudService.readOverridesEarly} started for this event in this session, once. */
+function takeEarlyOverrides(event: FraudEvent): Promise<Overrides> | undefined {
+  const early = sessionValue(EARLY_OVERRIDES, () => new Map<string, Promise<Overrides>>());
+  const read = early?.get(earlyKey(event));
+  if (read) early!.delete(earlyKey(event));
+  return read;
 }
 
 /** The values that can put a user on an allow list: the user id, and the user's email when known. */

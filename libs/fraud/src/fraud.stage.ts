@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { PipelineStage, type StageContext, type StageHandler } from '@arbiter/ingestion';
+import { PipelineStage, type IncomingEvent, type StageContext, type StageHandler } from '@arbiter/ingestion';
+import type { RuleSet } from '@arbiter/rules';
 import { recordDecision } from '@arbiter/session';
 import { FraudService } from './fraud.service';
 
@@ -13,6 +14,11 @@ import { FraudService } from './fraud.service';
 @Injectable()
 export class FraudStage implements StageHandler {
   constructor(private readonly fraud: FraudService) {}
+
+  /** The user's snoozes and allow lists are read while the event is appended. */
+  prepare(event: IncomingEvent, ruleSet: RuleSet): void {
+    this.fraud.readOverridesEarly(event, ruleSet);
+  }
 
   async run(ctx: StageContext): Promise<void> {
     // The decision is written by the statement that stores the event's outcome.

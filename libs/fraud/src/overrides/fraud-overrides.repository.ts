@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { userStringAttributeSql } from '@arbiter/facts';
 import { Coalescer, preparedQuery } from '@arbiter/platform';
 
 /** What can override the rules' verdict for one assessment: the user's snoozes, and an allow list holding them. */
@@ -15,6 +16,8 @@ interface Ask {
   userId: string;
   now: Date;
   identities: readonly string[];
+  /** Also look for the email stored on the user (read by the same statement). */
+  storedEmail: boolean;
 }
 
 /**
@@ -29,14 +32,20 @@ export class FraudOverridesRepository {
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  read(userId: string, now: Date, identities: readonly string[]): Promise<Overrides> {
-    return this.asks.submit({ userId, now, identities });
+  /**
+   * The overrides for one assessment: the user's snoozes at `now`, and the first allow list that
+   * holds one of `identities` — or, with `storedEmail`, the email stored on the user, which lets
+   * the pipeline ask before the event's append has read the user.
+   */
+  read(userId: string, now: Date, identities: readonly string[], options: { storedEmail?: boolean } = {}): Promise<Overrides> {
+    return this.asks.submit({ userId, now, identities, storedEmail: options.storedEmail === true });
   }
 
   private async readMany(asks: Ask[]): Promise<Overrides[]> {
     const index: number[] = [];
     const values: string[] = [];
     asks.forEach((a, i) => a.identities.forEach((v) => (index.push(i + 1), values.push(v))));
+    const emailOf = asks.flatMap((a, i) => (a.storedEmail ? [i + 1] : []));
     const rows = await preparedQuery<{ i: string | number; kind: 'snooze' | 'allow'; a: string; b: string | null; until: Date | string | null }>(
       this.dataSource,
       'arbiter_fraud_overrides',
@@ -45,10 +54,12 @@ export class FraudOverridesRepository {
        JOIN fraud_snoozes s ON s.user_id = q.u AND s.until > q.t
        UNION ALL
        (SELECT DISTINCT ON (v.i) v.i, 'allow', it.list_name, it.value, NULL::timestamptz
-        FROM unnest($3::int[], $4::text[]) AS v(i, v)
+        FROM (SELECT * FROM unnest($3::int[], $4::text[]) AS x(i, v)
+              UNION ALL
+              SELECT m.i, ${userStringAttributeSql('m.u', 'email')} FROM unnest($5::int[], $6::text[]) AS m(i, u)) AS v(i, v)
         JOIN fraud_list_items it ON it.value = v.v JOIN fraud_lists l ON l.name = it.list_name AND l.kind = 'allow'
         ORDER BY v.i, it.list_name)`,
-      [asks.map((a) => a.userId), asks.map((a) => a.now.toISOString()), index, values],
+      [asks.map((a) => a.userId), asks.map((a) => a.now.toISOString()), index, values, emailOf, emailOf.map((i) => asks[i - 1].userId)],
     );
     const out: Overrides[] = asks.map(() => ({ snoozed: new Map<string, Date>() }));
     for (const r of rows) {

@@ -96,6 +96,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     // The statement that appends the event reads the user's attributes too, and the event-log
     // windows the rules for its type read (counting this event), into the session's fact memo.
     const prefetch = this.facts.prefetch(ruleSet.factCalls(event.type), event.user_id);
+    const stages = this.stagesFor(ruleSet);
+    for (const stage of stages) this.prepare(stage, event, ruleSet);
     const { inserted, user, windows } = await this.eventLog.append({ ...event }, undefined, { withUser: true, windows: prefetch.windows });
     prefetch.seed(windows);
     if (!inserted) {
@@ -111,7 +113,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     setSessionUser(event.user_id);
     const carried: CarriedRow[] = [];
     try {
-      const result = await this.run(ruleSet, event, mode, await this.facts.evaluationInputs(event.user_id, user), carried);
+      const result = await this.run(ruleSet, stages, event, mode, await this.facts.evaluationInputs(event.user_id, user), carried);
       // One statement stores the outcome and the rows the stages handed over (the fraud decision, the action log's records).
       await this.outcomes.saveDone(event.id, result, batchId, carried);
       return result;
@@ -123,7 +125,16 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
-  private async run(ruleSet: RuleSet, event: IncomingEvent, mode: PipelineMode, inputs: EvaluationInputs, carried: CarriedRow[]): Promise<PipelineResult> {
+  /** A stage's early reads (`StageHandler.prepare`); they must not stop the event. */
+  private prepare(stage: Stage, event: IncomingEvent, ruleSet: RuleSet): void {
+    try {
+      stage.handler.prepare?.(event, ruleSet);
+    } catch (err) {
+      this.logger.warn(`event ${event.id}: the ${stage.domain} stage could not prepare: ${(err as Error).message}`);
+    }
+  }
+
+  private async run(ruleSet: RuleSet, stages: readonly Stage[], event: IncomingEvent, mode: PipelineMode, inputs: EvaluationInputs, carried: CarriedRow[]): Promise<PipelineResult> {
     const result: PipelineResult = { event_id: event.id, duplicate: false, fraud: null, matched: [], actions: [], domains: {} };
     const errors: NonNullable<PipelineResult['errors']> = [];
     const actionEvent = { ...event, depth: event.depth ?? 0 };
@@ -148,7 +159,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
         }
       },
     };
-    for (const stage of this.stagesFor(ruleSet)) {
+    for (const stage of stages) {
       const end = this.durations.startTimer({ domain: stage.domain });
       try {
         await stage.handler.run(ctx);

@@ -1,7 +1,7 @@
 import type { ActionOutcome } from '@arbiter/actions';
 import type { CarriedRow } from '@arbiter/platform';
 import type { EvaluationInputs } from '@arbiter/facts';
-import type { EvalResult, RuleMatch } from '@arbiter/rules';
+import type { EvalResult, RuleMatch, RuleSet } from '@arbiter/rules';
 import type { IncomingEvent } from '../event.schema';
 
 /** How the event arrived: a synchronous call, a queued batch, an `emit_event` follow-up. */
@@ -64,6 +64,13 @@ export interface StageContext {
  * default step: evaluate its rules, run their actions.
  */
 export interface StageHandler {
+  /**
+   * Optional: called in the event's session just before the event is appended, to start reads
+   * the stage will need, so that they overlap the append's round trip (fraud reads the user's
+   * snoozes and allow lists). Called for a repeated event too, which then does not run: it must
+   * not write, and should not throw (a throw is logged and ignored).
+   */
+  prepare?(event: IncomingEvent, ruleSet: RuleSet): void;
   run(context: StageContext): Promise<void>;
 }
 
