@@ -59,6 +59,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', API_KEYS: 'prod-key-123:*' }).nodeEnv).toBe('production');
   });
 
+  it('works on more queued events at once on Redis than on the PostgreSQL queue, unless told', () => {
+    expect(loadConfig({}).eventConcurrency).toBe(128);
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).eventConcurrency).toBe(512);
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', EVENT_CONCURRENCY: '64' }).eventConcurrency).toBe(64);
+  });
+
   it('documents every setting it reads', () => {
     const documented = new Set(SETTINGS.map((s) => s.name));
     const source = loadConfig.toString();
