@@ -40,40 +40,49 @@ async function rawBullmq(n: number, concurrency: number): Promise<number> {
   return n / seconds;
 }
 
-async function arbiter(n: number, concurrency: number): Promise<{ rate: number; accepted: number }> {
-  const { url, headers, stop } = await startBenchApi(join(__dirname, '..', 'apps/api/src/main.js'), {
-    EVENT_CONCURRENCY: String(concurrency),
-    QUEUE_MAX_DEPTH: String(Math.max(100_000, n * 2)),
-  });
-  try {
-    const started = process.hrtime.bigint();
-    const batches: string[] = [];
-    const requests = Math.ceil(n / 1000);
-    // Four clients posting at once, like several producers would.
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        while (next < requests) {
-          next++;
-          const events = Array.from({ length: 1000 }, () => transaction());
-          const res = await fetch(`${url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ events }) });
-          if (res.status !== 202) throw new Error(`batch refused: ${res.status} ${await res.text()}`);
-          batches.push(((await res.json()) as { batch_id: string }).batch_id);
-        }
-      }),
-    );
-    // Batches finish roughly in the order they were queued: wait for each in turn, asking about
-    // one batch at a time (asking about all of them every 200 ms loaded the service it measures).
-    for (const id of batches) {
-      for (;;) {
-        const status = (await (await fetch(`${url}/batch/${id}`, { headers })).json()) as { queued: number; failed: number };
-        if (status.failed > 0) throw new Error('events failed during the benchmark');
-        if (status.queued === 0) break;
-        await new Promise((r) => setTimeout(r, 200));
+/**
+ * Posts `n` events to the service at `url` (its `POST /v1/events`) through `/batch`, 1,000 per
+ * request from four clients at once, and waits until every batch is processed: the seconds from
+ * the first request to the last event done.
+ */
+export async function ingestBatches(url: string, headers: Record<string, string>, n: number): Promise<{ seconds: number; accepted: number }> {
+  const started = process.hrtime.bigint();
+  const batches: string[] = [];
+  const requests = Math.ceil(n / 1000);
+  // Four clients posting at once, like several producers would.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < requests) {
+        next++;
+        const events = Array.from({ length: 1000 }, () => transaction());
+        const res = await fetch(`${url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ events }) });
+        if (res.status !== 202) throw new Error(`batch refused: ${res.status} ${await res.text()}`);
+        batches.push(((await res.json()) as { batch_id: string }).batch_id);
       }
+    }),
+  );
+  // Batches finish roughly in the order they were queued: wait for each in turn, asking about
+  // one batch at a time (asking about all of them every 200 ms loaded the service it measures).
+  for (const id of batches) {
+    for (;;) {
+      const status = (await (await fetch(`${url}/batch/${id}`, { headers })).json()) as { queued: number; failed: number };
+      if (status.failed > 0) throw new Error('events failed during the benchmark');
+      if (status.queued === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { rate: (batches.length * 1000) / seconds, accepted: batches.length * 1000 };
+  }
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, accepted: batches.length * 1000 };
+}
+
+/** The settings the batch benchmarks give the service: `concurrency` queued events at once, and room for all of them in the queue. */
+export const batchSettings = (n: number, concurrency: number) => ({ EVENT_CONCURRENCY: String(concurrency), QUEUE_MAX_DEPTH: String(Math.max(100_000, n * 2)) });
+
+async function arbiter(n: number, concurrency: number): Promise<{ rate: number; accepted: number }> {
+  const { url, headers, stop } = await startBenchApi(join(__dirname, '..', 'apps/api/src/main.js'), batchSettings(n, concurrency));
+  try {
+    const { seconds, accepted } = await ingestBatches(url, headers, n);
+    return { rate: accepted / seconds, accepted };
   } finally {
     await stop();
   }
