@@ -1,36 +1,64 @@
 import { join, resolve } from 'node:path';
-import { fmt, load, table } from './support';
+import { cpuSeconds, fmt, load, median, table } from './support';
 import { startBenchApi, transaction } from './http.bench';
 
 /**
- * `node dist/bench/compare.js <other build's dist/apps/api/src/main.js> [rounds]`: this build's
- * `POST /v1/events` against another build's (an older checkout, built with scripts/build.mjs), in
- * turn, a fresh database each, 3 s of warm-up then 10 s at 100 connections, alternating which goes
- * first. On a machine whose speed drifts, runs in turn compare two builds better than two runs of
- * `npm run bench` made minutes apart.
+ * `node dist/bench/compare.js <other build's dist/apps/api/src/main.js> [rounds] [seconds]`: this
+ * build's `POST /v1/events` against another build's (an older checkout, built with
+ * scripts/build.mjs). Both services run at once, each on a fresh database, and take the load in
+ * turn: `rounds` (10) rounds of `seconds` (2 s) each at 100 connections, alternating which goes
+ * first, after 3 s of warm-up each. Besides requests per second it reads, from /proc, the CPU that
+ * each service's process and its database's PostgreSQL backends used per request. This machine's
+ * speed drifts by 20-30% within minutes; short alternating turns see the same drift on both sides,
+ * where two runs of `npm run bench` made minutes apart do not.
  */
-async function once(main: string): Promise<number> {
-  const { url, headers, stop } = await startBenchApi(main);
-  try {
-    await load(url, { body: transaction, seconds: 3, headers });
-    return (await load(url, { body: transaction, seconds: 10, headers })).requestsPerSec;
-  } finally {
-    await stop();
-  }
-}
-
 async function main() {
-  const [other, rounds = '3'] = process.argv.slice(2);
-  if (!other) throw new Error('usage: node dist/bench/compare.js <other build: dist/apps/api/src/main.js> [rounds]');
-  const builds = { other: resolve(other), this: join(__dirname, '..', 'apps/api/src/main.js') };
-  const results: Record<keyof typeof builds, number[]> = { other: [], this: [] };
-  for (let round = 0; round < Number(rounds); round++) {
-    for (const name of round % 2 ? (['this', 'other'] as const) : (['other', 'this'] as const)) {
-      results[name].push(await once(builds[name]));
-      console.log(`round ${round + 1}: ${name} ${fmt(results[name].at(-1)!)} req/s`);
+  const [other, rounds = '10', secs = '2'] = process.argv.slice(2);
+  if (!other) throw new Error('usage: node dist/bench/compare.js <other build: dist/apps/api/src/main.js> [rounds] [seconds]');
+  const seconds = Number(secs);
+  const names = ['other', 'this'] as const;
+  const mains = [resolve(other), join(__dirname, '..', 'apps/api/src/main.js')];
+  const apis: Awaited<ReturnType<typeof startBenchApi>>[] = [];
+  const { Client } = await import('pg');
+  const admin = new Client({ connectionString: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
+  await admin.connect();
+  try {
+    for (const main of mains) apis.push(await startBenchApi(main));
+    for (const api of apis) await load(api.url, { body: transaction, seconds: 3, headers: api.headers });
+    const turns = names.map(() => ({ requests: 0, node: 0, postgres: 0, rates: [] as number[] }));
+    for (let round = 0; round < Number(rounds); round++) {
+      for (const k of round % 2 ? [1, 0] : [0, 1]) {
+        const api = apis[k];
+        const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [api.database]);
+        const backends = new Set(rows.map((r) => r.pid));
+        const match = (pid: number) => (pid === api.pid ? 'node' : backends.has(pid) ? 'postgres' : undefined);
+        const before = cpuSeconds(match);
+        const r = await load(api.url, { body: transaction, seconds, headers: api.headers });
+        const after = cpuSeconds(match);
+        const used = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+        const t = turns[k];
+        t.requests += r.requestsPerSec * seconds;
+        t.node += used('node');
+        t.postgres += used('postgres');
+        t.rates.push(r.requestsPerSec);
+      }
     }
+    const perRequest = (cpu: number, requests: number) => fmt((cpu * 1e6) / requests);
+    console.log(
+      table(
+        ['build', 'req/s (all turns)', 'median turn', 'service CPU µs/request', 'PostgreSQL CPU µs/request'],
+        turns.map((t, k) => [names[k], fmt(t.requests / (seconds * t.rates.length)), fmt(median(t.rates)), perRequest(t.node, t.requests), perRequest(t.postgres, t.requests)]),
+      ),
+    );
+    const [o, n] = turns;
+    const change = (a: number, b: number) => `${b >= a ? '+' : ''}${fmt((100 * (b - a)) / a)}%`;
+    console.log(
+      `this vs other: throughput ${change(o.requests, n.requests)}, service CPU per request ${change(o.node / o.requests, n.node / n.requests)}, PostgreSQL CPU per request ${change(o.postgres / o.requests, n.postgres / n.requests)}; ${rounds} turns of ${seconds} s each`,
+    );
+  } finally {
+    await admin.end();
+    for (const api of apis) await api.stop();
   }
-  console.log(table(['build', 'req/s, each round'], [['other', results.other.map((r) => fmt(r)).join(', ')], ['this', results.this.map((r) => fmt(r)).join(', ')]]));
 }
 
 main().catch((err) => {

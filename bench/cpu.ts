@@ -1,8 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { batchSettings, ingestBatches } from './batch.bench';
 import { startBenchApi, transaction } from './http.bench';
-import { fmt, load, table } from './support';
+import { cpuSeconds, fmt, load, table } from './support';
 
 /**
  * `node dist/bench/cpu.js [build's dist/apps/api/src/main.js] [seconds]`: where the CPU of
@@ -15,28 +14,6 @@ import { fmt, load, table } from './support';
  * per event: `events` (20,000 by default) posted as the batch benchmark posts them, with the
  * service's workers at `concurrency` (512, its default on Redis).
  */
-function cpuSeconds(match: (pid: number, cmdline: string) => string | undefined): Map<string, number> {
-  const totals = new Map<string, number>();
-  const tick = 100; // USER_HZ on Linux
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    let cmdline: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const name = match(Number(entry), cmdline);
-    if (!name) continue;
-    // Fields after the command name: utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    totals.set(name, (totals.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / tick);
-  }
-  return totals;
-}
-
 async function main() {
   const args = process.argv.slice(2);
   const batch = args.indexOf('--batch');

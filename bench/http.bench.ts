@@ -46,9 +46,9 @@ export function transaction(): Record<string, unknown> {
 /**
  * The service of build `main` (its dist/apps/api/src/main.js) on a fresh database, the benchmarks'
  * rules, the local Redis and a free port, ready, with `env` added to its settings; `stop` also
- * drops what it made. `url` is its `POST /v1/events`.
+ * drops what it made. `url` is its `POST /v1/events`, `database` the name of its database.
  */
-export async function startBenchApi(main: string, env: Record<string, string> = {}): Promise<{ url: string; headers: Record<string, string>; pid: number; stop(): Promise<void> }> {
+export async function startBenchApi(main: string, env: Record<string, string> = {}): Promise<{ url: string; headers: Record<string, string>; pid: number; database: string; stop(): Promise<void> }> {
   const db = await freshDatabase();
   const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
   const port = await freePort();
@@ -76,7 +76,7 @@ export async function startBenchApi(main: string, env: Record<string, string> = 
     await stop();
     throw err;
   }
-  return { url: `http://127.0.0.1:${port}/v1/events`, headers: { authorization: 'Bearer bench-key-0001' }, pid: api.proc.pid!, stop };
+  return { url: `http://127.0.0.1:${port}/v1/events`, headers: { authorization: 'Bearer bench-key-0001' }, pid: api.proc.pid!, database: new URL(db.url).pathname.slice(1), stop };
 }
 
 export async function runHttpBench({ quick }: { quick: boolean }): Promise<string> {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import autocannon from 'autocannon';
 
@@ -210,4 +211,27 @@ export async function benchConfigDir(extraRules: Record<string, string>): Promis
   await cp(shipped, dir, { recursive: true });
   for (const [name, text] of Object.entries(extraRules)) await writeFile(join(dir, 'rules', name), text);
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** CPU seconds (user + system) used so far by the processes `match` names, summed by name (Linux /proc). */
+export function cpuSeconds(match: (pid: number, cmdline: string) => string | undefined): Map<string, number> {
+  const totals = new Map<string, number>();
+  const tick = 100; // USER_HZ on Linux
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    let cmdline: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const name = match(Number(entry), cmdline);
+    if (!name) continue;
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    totals.set(name, (totals.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / tick);
+  }
+  return totals;
 }
