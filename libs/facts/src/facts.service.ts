@@ -110,7 +110,7 @@ export class FactsService implements FactResolver {
     const windows: WindowQuery[] = [];
     for (const call of calls) {
       const found = this.registry.lookup(call.name);
-      const window = found && found.fact.cache !== 'none' ? EVENT_LOG_WINDOWS[found.fact.definition.name] : undefined;
+      const window = found && found.fact.cache !== 'none' && Object.hasOwn(EVENT_LOG_WINDOWS, found.fact.definition.name) ? EVENT_LOG_WINDOWS[found.fact.definition.name] : undefined;
       if (!window) continue;
       const full = found!.fixed ? { ...call.args, ...found!.fixed } : call.args;
       const key = memoKey(found!.fact.definition.name, userId, this.argsKey(call.args, found!.fixed, full));
