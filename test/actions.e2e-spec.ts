@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { createHttpApp, loadConfig, QueueService, shutdownApp } from '@arbiter/platform';
 import { Action, ACTIONS_QUEUE, ActionExecutor, EventSinks, SIGNATURE_HEADER, webhookSignature, type ActionContext, type ActionEvent, type ActionHandler, type EmittedEvent, type MatchedRule } from '@arbiter/actions';
 import { AppModule } from '../apps/api/src/app.module';
+import { STATUS_CHANGES } from '../libs/actions/src/action-log.repository';
 import { IssueCouponAction } from '../libs/actions/src/examples/issue-coupon.action';
 import { environment, MODES, type Mode } from './support/harness';
 
@@ -305,6 +306,23 @@ describe.each(MODES)('actions (%s)', (mode) => {
       { depth: 1, status: 'succeeded', error: null },
     ]);
     expect(outcome).toMatchObject({ status: 'succeeded', result: { event_id: `${root.id}.r_loop.0`, depth: 1, result: { status: 'succeeded' } } });
+  });
+
+  it('records status changes through the idempotency-key index, not a scan of the log', async () => {
+    const n = 3000;
+    await t.db.query(
+      `INSERT INTO action_log (idempotency_key, event_id, rule_id, domain, action_index, action, mode, status, params, event)
+       SELECT 'plan-' || i, 'plan-ev-' || i, 'r', 'growth', 0, 'count_me', 'inline', 'running', '{}', '{}' FROM generate_series(1, $1::int) AS i`,
+      [n],
+    );
+    try {
+      const changes = JSON.stringify([1, 2, 3].map((i) => ({ key: `plan-${i}`, status: 'succeeded', result: null, error_code: null, error_message: null, attempts: null })));
+      const plan = (await t.db.query(`EXPLAIN WITH u AS (${STATUS_CHANGES.sql('$1')} RETURNING 1) SELECT count(*) FROM u`, [changes])).map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+      expect(plan).toContain('action_log_idempotency_key');
+      expect(plan).not.toMatch(/Seq Scan on action_log/);
+    } finally {
+      await t.db.query(`DELETE FROM action_log WHERE idempotency_key LIKE 'plan-%'`);
+    }
   });
 });
 

@@ -28,8 +28,8 @@ export interface NewLogEntry {
   event: ActionEvent;
 }
 
-/** Status changes of entries, many per statement. */
-const STATUS_CHANGES: RowKind = {
+/** Status changes of entries, many per statement (exported for the test of its plan). */
+export const STATUS_CHANGES: RowKind = {
   name: 'action_log_changes',
   recordsDone: true,
   sql: (param) =>
