@@ -184,7 +184,7 @@ export async function freshDatabase(adminUrl = process.env.BENCH_DATABASE_URL ??
 /** The Redis the benchmarks use (BENCH_REDIS_URL). */
 export const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** Deletes the keys of one queue prefix from Redis: what a benchmark's service left there (completed jobs are kept for an hour). */
+/** Deletes the keys of one queue prefix from Redis: what a benchmark's service left there (its queues' keys, and completed jobs of the queues that keep them). */
 export async function dropQueueKeys(redisUrl: string, prefix: string): Promise<void> {
   const { Redis } = await import('ioredis');
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });

@@ -198,13 +198,19 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     // amount > 100 for all but the first: 19 tagging actions, each logged once.
     expect(await count("SELECT count(*) AS n FROM action_log WHERE rule_id = 'tag_big_spender' AND idempotency_key LIKE 'b-%'")).toBe(19);
 
+    // Re-sent: the processed events' jobs are gone, so they run again and the pipeline answers
+    // each as a duplicate, running nothing.
+    const batchDuplicates = async () => Number(/arbiter_events_duplicate_total\{mode="batch"\} (\d+)/.exec((await t.inject({ method: 'GET', url: '/metrics' })).body)?.[1] ?? 0);
+    const before = await batchDuplicates();
     const again = await post('/v1/events/batch', { events: events.slice(0, 5) });
     const second = await waitFor(
       async () => (await t.inject({ method: 'GET', url: `/v1/events/batch/${again.json().batch_id}` })).json(),
       (s) => s.duplicate === 5,
     );
     expect(second).toMatchObject({ total: 5, done: 0, duplicate: 5, queued: 0 });
+    await waitFor(batchDuplicates, (n) => n === before + 5);
     expect(await count("SELECT count(*) AS n FROM events WHERE id LIKE 'b-%'")).toBe(20);
+    expect(await count("SELECT count(*) AS n FROM action_log WHERE rule_id = 'tag_big_spender' AND idempotency_key LIKE 'b-%'")).toBe(19);
   });
 
   it('rejects a whole batch listing every bad index, and queues none of it', async () => {

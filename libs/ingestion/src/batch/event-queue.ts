@@ -31,7 +31,8 @@ const DEPTH_CACHE_MS = 250;
 
 /**
  * Batch intake and the workers behind it. Accepted events are enqueued durably before the answer
- * (`addBulk`, job id = event id, so a retried batch adds nothing twice), each then runs the same
+ * (`addBulk`, job id = event id: an event still queued is not queued twice, and the pipeline answers
+ * one already processed as a duplicate, so a retried batch counts nothing twice), each then runs the same
  * pipeline as a synchronous call, in a session of its own, with retries and exponential backoff;
  * one that fails its last try is kept, listed and retriable. Intake refuses work (429) while more
  * than QUEUE_MAX_DEPTH events wait, and readiness fails above 80% of it.
@@ -119,7 +120,10 @@ export class EventQueue implements OnApplicationBootstrap {
           jobId: event.id,
           attempts: this.config.eventAttempts,
           backoff: { type: 'exponential', delay: 1000 },
-          removeOnComplete: { age: 3600, count: 10_000 },
+          // A processed event's job goes at once: its result is stored with the outcome, and a
+          // re-sent event is answered as a duplicate by the pipeline. Keeping completed jobs (for an
+          // hour, up to 10,000) cost Redis about a quarter more per event in the batch benchmark.
+          removeOnComplete: true,
           removeOnFail: false,
         },
       })),
