@@ -99,7 +99,7 @@ export class FraudService implements OnApplicationBootstrap {
     // Snoozes and allow lists change only a decision that has matches. When the type has fraud
     // rules, they are read while the rules wait on their facts (one wait instead of two in a row)
     // — in the pipeline, while the event was appended (readOverridesEarly).
-    const early = takeEarlyOverrides(event) ?? (ruleSet.rulesFor(event.type, FRAUD_DOMAIN).length ? this.readOverrides(event, inputs) : undefined);
+    const early = takeEarlyOverrides(event) ?? (hasFraudRules(ruleSet, event.type) ? this.readOverrides(event, inputs) : undefined);
     early?.catch(() => undefined); // awaited below when a rule matched
     const evaluated = await ruleSet.evaluate(event as RuleEvent, { domain: FRAUD_DOMAIN, resolver, user: inputs.user, now: inputs.now });
     const matches = evaluated.matches;
@@ -133,7 +133,7 @@ export class FraudService implements OnApplicationBootstrap {
    * user's attributes are not loaded yet, so the statement looks up the stored email itself.
    */
   readOverridesEarly(event: FraudEvent, ruleSet: RuleSet): void {
-    if (!ruleSet.rulesFor(event.type, FRAUD_DOMAIN).length) return;
+    if (!hasFraudRules(ruleSet, event.type)) return;
     const now = currentSession()?.startedAt;
     const early = sessionValue(EARLY_OVERRIDES, () => new Map<string, Promise<Overrides>>());
     if (now === undefined || !early) return;
@@ -197,9 +197,11 @@ function recording(inner: FactResolver, read: Record<string, unknown>): FactReso
 const EARLY_OVERRIDES = Symbol('arbiter.fraud.early-overrides');
 const earlyKey = (event: FraudEvent) => `${event.id}\u0000${event.user_id}`;
 
+const hasFraudRules = (ruleSet: RuleSet, type: string) => ruleSet.rulesFor(type, FRAUD_DOMAIN).length > 0;
+
 /** The read {@link FraudService.readOverridesEarly} started for this event in this session, once. */
 function takeEarlyOverrides(event: FraudEvent): Promise<Overrides> | undefined {
-  const early = sessionValue(EARLY_OVERRIDES, () => new Map<string, Promise<Overrides>>());
+  const early = currentSession()?.bag.get(EARLY_OVERRIDES) as Map<string, Promise<Overrides>> | undefined;
   const read = early?.get(earlyKey(event));
   if (read) early!.delete(earlyKey(event));
   return read;

@@ -80,9 +80,9 @@ export class EventQueue implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     const worker = await this.queues.worker<EventJobData>(
       EVENTS_QUEUE,
-      // The job keeps only whether the event was a repeat: its result is stored with the outcome
-      // (GET /v1/events/:id), and a copy in every completed job would cost a serialisation here and
-      // memory on the queue's store.
+      // The job answers only whether the event was a repeat: its result is stored with the outcome
+      // (GET /v1/events/:id), and a copy would cost a serialisation per job for nothing (completed
+      // jobs are removed at once).
       async (job) => ({ duplicate: (await runInJobSession(job.id, job.data.event, () => this.pipeline.process(job.data.event, 'batch', job.data.batchId))).duplicate }),
       { concurrency: this.config.eventConcurrency },
     );
