@@ -42,14 +42,14 @@ export class ActionLogEntry {
   @Column({ type: 'text' })
   status!: ActionStatus;
 
-  @Column({ type: 'jsonb' })
+  @Column({ type: 'json' })
   params!: Record<string, unknown>;
 
   /** The event the action ran for; a retried deferred action is rebuilt from it. */
-  @Column({ type: 'jsonb' })
+  @Column({ type: 'json' })
   event!: ActionEvent;
 
-  @Column({ type: 'jsonb', nullable: true })
+  @Column({ type: 'json', nullable: true })
   result!: unknown;
 
   @Column({ name: 'error_code', type: 'text', nullable: true })

@@ -33,13 +33,13 @@ export const STATUS_CHANGES: RowKind = {
   name: 'action_log_changes',
   recordsDone: true,
   sql: (param) =>
-    `UPDATE action_log a SET status = x.status, result = COALESCE(x.result::jsonb, a.result), error_code = x.error_code,
+    `UPDATE action_log a SET status = x.status, result = COALESCE(x.result::json, a.result), error_code = x.error_code,
             error_message = x.error_message, attempts = COALESCE(x.attempts, a.attempts), updated_at = now()
-     FROM jsonb_to_recordset(${param}::jsonb) AS x(key text, status text, result text, error_code text, error_message text, attempts int)
+     FROM json_to_recordset(${param}::json) AS x(key text, status text, result text, error_code text, error_message text, attempts int)
      WHERE a.idempotency_key = x.key
-       -- The keys as an array too: the planner takes jsonb_to_recordset for 100 rows and, while the
+       -- The keys as an array too: the planner takes json_to_recordset for 100 rows and, while the
        -- log is small, joins them to a scan of the whole table; with the array it uses the index.
-       AND a.idempotency_key = ANY (ARRAY(SELECT k ->> 'key' FROM jsonb_array_elements(${param}::jsonb) AS k))`,
+       AND a.idempotency_key = ANY (ARRAY(SELECT k ->> 'key' FROM json_array_elements(${param}::json) AS k))`,
 };
 
 function changeRow(key: string, c: StatusChange): Record<string, unknown> {
@@ -71,7 +71,7 @@ export class ActionLogRepository {
       'arbiter_action_log_claim',
       `INSERT INTO action_log (idempotency_key, event_id, rule_id, domain, action_index, action, mode, status, params, event)
        SELECT k, e, r, d, i, a, m, s, p, ev
-       FROM jsonb_to_recordset($1::jsonb) AS x(k text, e text, r text, d text, i int, a text, m text, s text, p jsonb, ev jsonb)
+       FROM json_to_recordset($1::json) AS x(k text, e text, r text, d text, i int, a text, m text, s text, p json, ev json)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING id, idempotency_key`,
       [jsonRows(entries.map((e) => ({ k: e.idempotencyKey, e: e.eventId, r: e.ruleId, d: e.domain, i: e.actionIndex, a: e.action, m: e.mode, s: e.status, p: e.params, ev: e.event })))],

@@ -75,7 +75,7 @@ export class OutcomeRepository {
       this.dataSource,
       `arbiter_outcomes_done${carried.name && `+${carried.name}`}`,
       `${carried.clause}INSERT INTO event_outcomes (event_id, status, batch_id, result)
-       SELECT event_id, 'done', batch_id::uuid, result FROM jsonb_to_recordset($1::jsonb) AS o(event_id text, batch_id text, result jsonb)
+       SELECT event_id, 'done', batch_id::uuid, result FROM json_to_recordset($1::json) AS o(event_id text, batch_id text, result json)
        ON CONFLICT (event_id) DO UPDATE SET status = 'done', result = EXCLUDED.result, error = NULL, updated_at = now()
        WHERE event_outcomes.status <> 'done'`,
       [jsonRows(unique.map((i) => ({ event_id: i.eventId, batch_id: i.batchId ?? null, result: i.result }))), ...carried.values],

@@ -14,4 +14,5 @@ export * from './platform.module';
 export * from './store/coalescer';
 export * from './store/prepared-query';
 export * from './store/carried-rows';
+export * from './store/json-columns';
 export { runProcess } from './process/run-process';

@@ -147,7 +147,7 @@ export class EventLogService {
       `WITH ins AS (
          INSERT INTO events (id, user_id, type, source, occurred_at, payload)
          SELECT id, user_id, type, source, occurred_at::timestamptz, payload
-         FROM jsonb_to_recordset($1::jsonb) AS e(id text, user_id text, type text, source text, occurred_at text, payload jsonb)
+         FROM json_to_recordset($1::json) AS e(id text, user_id text, type text, source text, occurred_at text, payload jsonb)
          ON CONFLICT (id) DO NOTHING
          RETURNING id, user_id, type, occurred_at, payload, received_at)
        SELECT 'e' AS k, id, received_at, NULL::jsonb AS attributes, NULL::float8 AS v FROM ins

@@ -115,7 +115,7 @@ export class UserService {
       const rows = await preparedQuery<Record<string, unknown>>(
         this.dataSource,
         'arbiter_users_merge',
-        `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, set jsonb, removed text[]))
+        `WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(id text, set jsonb, removed text[]))
          INSERT INTO users AS u (id, attributes) SELECT id, set - removed FROM x
          ON CONFLICT (id) DO UPDATE SET attributes = (u.attributes || EXCLUDED.attributes) - (SELECT x.removed FROM x WHERE x.id = EXCLUDED.id), updated_at = now()
          RETURNING id, attributes, created_at, updated_at`,

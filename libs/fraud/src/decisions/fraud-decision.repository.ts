@@ -52,8 +52,8 @@ const PIPELINE_DECISIONS: RowKind = {
   sql: (param) =>
     `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
      SELECT id::uuid, event_id, event_type, user_id, false, score::float8, outcome, matched, reasons, facts, event
-     FROM jsonb_to_recordset(${param}::jsonb)
-       AS d(id text, event_id text, event_type text, user_id text, score text, outcome text, matched jsonb, reasons jsonb, facts jsonb, event jsonb)
+     FROM json_to_recordset(${param}::json)
+       AS d(id text, event_id text, event_type text, user_id text, score text, outcome text, matched json, reasons json, facts json, event json)
      ON CONFLICT (event_id) WHERE NOT is_check DO NOTHING`,
 };
 

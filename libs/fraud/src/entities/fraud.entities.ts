@@ -58,16 +58,16 @@ export class FraudDecisionEntity {
   @Column({ type: 'text' })
   outcome!: string;
 
-  @Column({ type: 'jsonb' })
+  @Column({ type: 'json' })
   matched!: unknown;
 
-  @Column({ type: 'jsonb' })
+  @Column({ type: 'json' })
   reasons!: unknown;
 
-  @Column({ type: 'jsonb' })
+  @Column({ type: 'json' })
   facts!: unknown;
 
-  @Column({ type: 'jsonb' })
+  @Column({ type: 'json' })
   event!: unknown;
 
   @Column({ name: 'review_outcome', type: 'text', nullable: true })

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { FraudDecisionsJson1732400810000 } from './1732400810000-fraud-decisions-json';
 
 export class CreateFraud1732400500000 implements MigrationInterface {
   name = 'CreateFraud1732400500000';
@@ -64,4 +65,4 @@ export class CreateFraud1732400500000 implements MigrationInterface {
 }
 
 /** Migrations of the tables @arbiter/fraud owns, in order. */
-export const FRAUD_MIGRATIONS = [CreateFraud1732400500000];
+export const FRAUD_MIGRATIONS = [CreateFraud1732400500000, FraudDecisionsJson1732400810000];

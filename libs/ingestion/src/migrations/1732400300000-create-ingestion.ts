@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { OutcomesJson1732400820000 } from './1732400820000-outcomes-json';
 
 /** Outcomes of processed events (idempotent replies, batch progress) and accepted batches. */
 export class CreateIngestion1732400300000 implements MigrationInterface {
@@ -27,4 +28,4 @@ export class CreateIngestion1732400300000 implements MigrationInterface {
   }
 }
 
-export const INGESTION_MIGRATIONS = [CreateIngestion1732400300000];
+export const INGESTION_MIGRATIONS = [CreateIngestion1732400300000, OutcomesJson1732400820000];

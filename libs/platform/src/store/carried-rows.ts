@@ -6,7 +6,7 @@ import { jsonRows, preparedQuery } from './prepared-query';
  * folds the fraud decision and the action log's records of inline outcomes into the statement that
  * stores the event's outcome — one round trip, one commit and one plan for all three, and the
  * three land together or not at all. `sql(param)` is one INSERT or UPDATE, with no WITH and no
- * RETURNING of its own, that reads its rows from `jsonb_to_recordset(<param>::jsonb)`. Two rows
+ * RETURNING of its own, that reads its rows from `json_to_recordset(<param>::json)` ({@link jsonRows}). Two rows
  * with the same key in one statement must be harmless: an INSERT takes ON CONFLICT DO NOTHING (the
  * first row stays), and an UPDATE ... FROM applies one of them, which one being unspecified.
  * `name` names the prepared statements that carry it: one text per name.
