@@ -1,8 +1,14 @@
-import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { Pool } from 'pg';
 import { DataSource, type DataSourceOptions, type MixedList } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { EmbeddedDatabase } from './embedded-database';
+import { STATEMENT_SETTINGS, useStatementPool } from './prepared-query';
+
+/** Connections per process on a PostgreSQL server: TypeORM's pool, and the hot path's statements' (preparedQuery). */
+const ORM_POOL_SIZE = 12;
+const STATEMENT_POOL_SIZE = 8;
 
 /** Arbitrary but fixed: the advisory lock that lets one process at a time run migrations. */
 const MIGRATION_LOCK = 0x4152_4254; // "ARBT"
@@ -16,7 +22,9 @@ export interface StoreModuleOptions {
  * TypeORM on PostgreSQL: the real server when DATABASE_URL is set, else the embedded PGlite.
  * Entities are registered by the lib that owns them (`TypeOrmModule.forFeature`) and picked up
  * automatically; the schema only changes through migrations, run at boot under an advisory lock
- * so that several processes starting together do not race.
+ * so that several processes starting together do not race. On a server, the hot path's named
+ * statements run on a pool of their own, whose connections keep one plan per statement
+ * (`STATEMENT_SETTINGS`); TypeORM's queries keep PostgreSQL's defaults.
  */
 @Global()
 @Module({})
@@ -38,9 +46,7 @@ export class StoreModule {
               retryAttempts: 2,
               retryDelay: 1000,
             };
-            // Custom plans for the hot path's named statements (preparedQuery): a generic plan made
-            // while a table was small (a sequential scan) is kept as it grows, and cost 100x.
-            if (config.databaseUrl) return { ...base, url: config.databaseUrl, extra: { max: 20, options: '-c plan_cache_mode=force_custom_plan' } };
+            if (config.databaseUrl) return { ...base, url: config.databaseUrl, extra: { max: ORM_POOL_SIZE } };
             const pool = await embedded.pool('public');
             // TypeORM calls `new driver.Pool(options)`; a constructor returning an object yields it.
             return { ...base, driver: { Pool: function EmbeddedPool() { return pool; } } };
@@ -48,6 +54,8 @@ export class StoreModule {
           dataSourceFactory: async (opts?: DataSourceOptions) => {
             const dataSource = await new DataSource(opts!).initialize();
             await runMigrations(dataSource);
+            const url = (opts as { url?: string }).url;
+            if (url) closeWith(dataSource, statementPool(url));
             return dataSource;
           },
         }),
@@ -55,6 +63,29 @@ export class StoreModule {
       exports: [TypeOrmModule],
     };
   }
+}
+
+function statementPool(url: string): Pool {
+  const options = Object.entries(STATEMENT_SETTINGS).map(([name, value]) => `-c ${name}=${value}`).join(' ');
+  const pool = new Pool({ connectionString: url, max: STATEMENT_POOL_SIZE, options });
+  // An idle connection that breaks (the server restarted) is dropped and replaced; without a
+  // listener its error would end the process.
+  const logger = new Logger('StatementPool');
+  pool.on('error', (err) => logger.warn(`idle connection failed: ${err.message}`));
+  return pool;
+}
+
+/** The statement pool serves `dataSource` and closes with it. */
+function closeWith(dataSource: DataSource, pool: Pool): void {
+  useStatementPool(dataSource, pool);
+  const destroy = dataSource.destroy.bind(dataSource);
+  dataSource.destroy = async () => {
+    try {
+      await destroy();
+    } finally {
+      await pool.end();
+    }
+  };
 }
 
 async function runMigrations(dataSource: DataSource): Promise<void> {
