@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
-import { createHttpApp, loadConfig, QueueService, shutdownApp } from '@arbiter/platform';
+import { createHttpApp, loadConfig, QueueService, rowParams, shutdownApp } from '@arbiter/platform';
 import { Action, ACTIONS_QUEUE, ActionExecutor, EventSinks, SIGNATURE_HEADER, webhookSignature, type ActionContext, type ActionEvent, type ActionHandler, type EmittedEvent, type MatchedRule } from '@arbiter/actions';
 import { AppModule } from '../apps/api/src/app.module';
 import { STATUS_CHANGES } from '../libs/actions/src/action-log.repository';
@@ -316,8 +316,8 @@ describe.each(MODES)('actions (%s)', (mode) => {
       [n],
     );
     try {
-      const changes = JSON.stringify([1, 2, 3].map((i) => ({ key: `plan-${i}`, status: 'succeeded', result: null, error_code: null, error_message: null, attempts: null })));
-      const plan = (await t.db.query(`EXPLAIN WITH u AS (${STATUS_CHANGES.sql('$1')} RETURNING 1) SELECT count(*) FROM u`, [changes])).map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+      const changes = rowParams(STATUS_CHANGES.shape, [1, 2, 3].map((i) => ({ key: `plan-${i}`, status: 'succeeded', result: null, error_code: null, error_message: null, attempts: null })), 1);
+      const plan = (await t.db.query(`EXPLAIN WITH u AS (${STATUS_CHANGES.sql(changes)} RETURNING 1) SELECT count(*) FROM u`, changes.values)).map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
       expect(plan).toContain('action_log_idempotency_key');
       expect(plan).not.toMatch(/Seq Scan on action_log/);
     } finally {

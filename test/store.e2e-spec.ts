@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { preparedQuery, STATEMENT_SETTINGS } from '@arbiter/platform';
+import { preparedQuery, rowParams, STATEMENT_SETTINGS } from '@arbiter/platform';
 import { bootApi, runnable, type Mode, type TestApp } from './support/harness';
 
 describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
@@ -47,6 +47,25 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
     }
     const rows = await preparedQuery<{ id: number }>(ds, 'test_scratch_update', 'WITH u AS (UPDATE scratch SET note = $2 WHERE id = $1 RETURNING id) SELECT id FROM u', [101, 'changed']);
     expect(rows).toEqual([{ id: 101 }]);
+  });
+
+  it('carries rows through rowParams as they were: quotes, backslashes, nulls, numbers and documents', async () => {
+    const rows = [
+      { id: 'a "quoted" \\ back,slash {brace}', n: 1, at: '2026-11-26T10:00:00.000Z', doc: { text: 'é "x" \\n', list: [1, null, { deep: true }] } },
+      { id: 'NULL', n: null, at: null, doc: null },
+      { id: '', n: -7, at: '2026-01-01T00:00:00.000Z', doc: [] },
+    ];
+    const params = rowParams({ id: 'text', n: 'int', at: 'timestamptz', doc: 'json' }, rows, 2);
+    const back = await preparedQuery<{ id: string; n: number | null; at: Date | null; doc: unknown; is_null: boolean }>(
+      ds,
+      'test_row_params',
+      `SELECT x.id, x.n, x.at, x.doc, x.at IS NULL AND $1::boolean AS is_null FROM ${params.source} WHERE x.id = ANY(${params.param('id')})`,
+      [true, ...params.values],
+    );
+    expect(back.map((r) => ({ id: r.id, n: r.n, at: r.at && new Date(r.at).toISOString(), doc: r.doc }))).toEqual(rows);
+    // A missing scalar is SQL NULL (the string 'NULL' stays a string); a missing document is JSON null.
+    expect(back.map((r) => r.is_null)).toEqual([false, true, false]);
+    expect(() => params.param('doc')).toThrow('no scalar column doc');
   });
 
   if (mode === 'postgres') {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, type Repository } from 'typeorm';
-import { Coalescer, jsonRows, preparedQuery, type CarriedRow, type RowKind } from '@arbiter/platform';
+import { Coalescer, preparedQuery, rowParams, type CarriedRow, type RowKind } from '@arbiter/platform';
 import type { ActionEvent, ActionMode } from './action.interfaces';
 import { ActionLogEntry, type ActionStatus } from './action-log.entity';
 
@@ -28,22 +28,27 @@ export interface NewLogEntry {
   event: ActionEvent;
 }
 
+/** Claimed entries, many per statement. */
+const CLAIM_ROWS = { k: 'text', e: 'text', r: 'text', d: 'text', i: 'int', a: 'text', m: 'text', s: 'text', p: 'json', ev: 'json' } as const;
+
 /** Status changes of entries, many per statement (exported for the test of its plan). */
 export const STATUS_CHANGES: RowKind = {
   name: 'action_log_changes',
   recordsDone: true,
-  sql: (param) =>
+  // The result as JSON text: a result of null is stored as JSON null, an absent one keeps the entry's.
+  shape: { key: 'text', status: 'text', result: 'text', error_code: 'text', error_message: 'text', attempts: 'int' },
+  sql: (rows) =>
     `UPDATE action_log a SET status = x.status, result = COALESCE(x.result::json, a.result), error_code = x.error_code,
             error_message = x.error_message, attempts = COALESCE(x.attempts, a.attempts), updated_at = now()
-     FROM json_to_recordset(${param}::json) AS x(key text, status text, result text, error_code text, error_message text, attempts int)
+     FROM ${rows.source}
      WHERE a.idempotency_key = x.key
-       -- The keys as an array too: the planner takes json_to_recordset for 100 rows and, while the
-       -- log is small, joins them to a scan of the whole table; with the array it uses the index.
-       AND a.idempotency_key = ANY (ARRAY(SELECT k ->> 'key' FROM json_array_elements(${param}::json) AS k))`,
+       -- The keys as an array too: on a connection that plans for each call (the embedded store),
+       -- the planner takes the rows for 100 and, while the log is small, joins them to a scan of
+       -- the whole table; with the array it uses the index.
+       AND a.idempotency_key = ANY (${rows.param('key')})`,
 };
 
 function changeRow(key: string, c: StatusChange): Record<string, unknown> {
-  // The result as JSON text: a result of null is stored as JSON null, an absent one keeps the entry's.
   return { key, status: c.status, result: c.result === undefined ? null : JSON.stringify(c.result), error_code: c.errorCode ?? null, error_message: c.errorMessage ?? null, attempts: c.attempts ?? null };
 }
 
@@ -66,15 +71,15 @@ export class ActionLogRepository {
   }
 
   private async claimMany(entries: NewLogEntry[]): Promise<Claim[]> {
+    const params = rowParams(CLAIM_ROWS, entries.map((e) => ({ k: e.idempotencyKey, e: e.eventId, r: e.ruleId, d: e.domain, i: e.actionIndex, a: e.action, m: e.mode, s: e.status, p: e.params, ev: e.event })), 1);
     const rows = await preparedQuery<{ id: string; idempotency_key: string }>(
       this.repo.manager.connection,
       'arbiter_action_log_claim',
       `INSERT INTO action_log (idempotency_key, event_id, rule_id, domain, action_index, action, mode, status, params, event)
-       SELECT k, e, r, d, i, a, m, s, p, ev
-       FROM json_to_recordset($1::json) AS x(k text, e text, r text, d text, i int, a text, m text, s text, p json, ev json)
+       SELECT k, e, r, d, i, a, m, s, p, ev FROM ${params.source}
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING id, idempotency_key`,
-      [jsonRows(entries.map((e) => ({ k: e.idempotencyKey, e: e.eventId, r: e.ruleId, d: e.domain, i: e.actionIndex, a: e.action, m: e.mode, s: e.status, p: e.params, ev: e.event })))],
+      params.values,
     );
     const claimed = new Map(rows.map((r) => [r.idempotency_key, String(r.id)]));
     // The entries that did not win: keys another process holds, and a key's later submissions in
@@ -119,9 +124,8 @@ export class ActionLogRepository {
   private async updateMany(items: { key: string; change: StatusChange }[]): Promise<void[]> {
     // An entry's later change wins when one group holds two for the same key.
     const last = [...new Map(items.map((i) => [i.key, i.change])).entries()];
-    await preparedQuery(this.repo.manager.connection, 'arbiter_action_log_update', `WITH u AS (${STATUS_CHANGES.sql('$1')} RETURNING 1) SELECT count(*) FROM u`, [
-      jsonRows(last.map(([key, change]) => changeRow(key, change))),
-    ]);
+    const params = rowParams(STATUS_CHANGES.shape, last.map(([key, change]) => changeRow(key, change)), 1);
+    await preparedQuery(this.repo.manager.connection, 'arbiter_action_log_update', `WITH u AS (${STATUS_CHANGES.sql(params)} RETURNING 1) SELECT count(*) FROM u`, params.values);
     return items.map(() => undefined);
   }
 

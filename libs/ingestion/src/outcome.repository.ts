@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { carriedClauses, Coalescer, jsonRows, preparedQuery, writeCarriedRecords, type CarriedRow } from '@arbiter/platform';
+import { carriedClauses, Coalescer, preparedQuery, rowParams, writeCarriedRecords, type CarriedRow } from '@arbiter/platform';
 import type { PipelineResult } from './pipeline/pipeline.interfaces';
 
 export interface StoredOutcome {
@@ -20,6 +20,8 @@ export interface BatchStatus {
   duplicate: number;
   created_at: string;
 }
+
+const OUTCOME_ROWS = { event_id: 'text', batch_id: 'uuid', result: 'json' } as const;
 
 interface Done {
   eventId: string;
@@ -70,15 +72,16 @@ export class OutcomeRepository {
     const first = new Map<string, Done>();
     for (const i of items) if (!first.has(i.eventId)) first.set(i.eventId, i);
     const unique = [...first.values()];
-    const carried = carriedClauses(items.flatMap((i) => i.carried), 2);
+    const outcomes = rowParams(OUTCOME_ROWS, unique.map((i) => ({ event_id: i.eventId, batch_id: i.batchId ?? null, result: i.result })), 1, 'o');
+    const carried = carriedClauses(items.flatMap((i) => i.carried), 1 + outcomes.values.length);
     await preparedQuery(
       this.dataSource,
       `arbiter_outcomes_done${carried.name && `+${carried.name}`}`,
       `${carried.clause}INSERT INTO event_outcomes (event_id, status, batch_id, result)
-       SELECT event_id, 'done', batch_id::uuid, result FROM json_to_recordset($1::json) AS o(event_id text, batch_id text, result json)
+       SELECT event_id, 'done', batch_id, result FROM ${outcomes.source}
        ON CONFLICT (event_id) DO UPDATE SET status = 'done', result = EXCLUDED.result, error = NULL, updated_at = now()
        WHERE event_outcomes.status <> 'done'`,
-      [jsonRows(unique.map((i) => ({ event_id: i.eventId, batch_id: i.batchId ?? null, result: i.result }))), ...carried.values],
+      [...outcomes.values, ...carried.values],
     );
     return items.map(() => undefined);
   }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Coalescer, jsonRows, preparedQuery } from '@arbiter/platform';
+import { Coalescer, preparedQuery, rowParams } from '@arbiter/platform';
 import { attributesById, userAttributesQuery } from '../users/user-attributes.query';
 
 /** An event to append; `occurred_at` defaults to now, `source` to `api`. */
@@ -88,6 +88,9 @@ const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
  * on the embedded store that is required inside `dataSource.transaction`, which holds its only
  * connection.
  */
+/** The columns of appended events (`rowParams`); the payload is converted to `jsonb` by the insert. */
+const EVENT_ROWS = { id: 'text', user_id: 'text', type: 'text', source: 'text', occurred_at: 'timestamptz', payload: 'json' } as const;
+
 @Injectable()
 export class EventLogService {
   /** Appends from concurrent calls share one multi-row INSERT (one round trip, one commit). */
@@ -141,24 +144,29 @@ export class EventLogService {
   private async insertMany(items: AppendItem[]): Promise<Appended[]> {
     const events = items.map((i) => i.event);
     const windows = items.flatMap((i) => i.windows);
+    const appended = rowParams(
+      EVENT_ROWS,
+      events.map((e) => ({ id: e.id, user_id: e.user_id, type: e.type, source: e.source ?? 'api', occurred_at: String(e.occurred_at), payload: e.payload ?? {} })),
+      1,
+    );
+    const userParam = appended.values.length + 1;
     const rows = await preparedQuery<{ k: 'e' | 'u' | 'w'; id: string; received_at: unknown; attributes: unknown; v: number | null }>(
       this.dataSource,
       'arbiter_events_append',
       `WITH ins AS (
          INSERT INTO events (id, user_id, type, source, occurred_at, payload)
-         SELECT id, user_id, type, source, occurred_at::timestamptz, payload
-         FROM json_to_recordset($1::json) AS e(id text, user_id text, type text, source text, occurred_at text, payload jsonb)
+         SELECT id, user_id, type, source, occurred_at, payload FROM ${appended.source}
          ON CONFLICT (id) DO NOTHING
          RETURNING id, user_id, type, occurred_at, payload, received_at)
        SELECT 'e' AS k, id, received_at, NULL::jsonb AS attributes, NULL::float8 AS v FROM ins
        UNION ALL
-       SELECT 'u', u.id, NULL, u.attributes, NULL FROM (${userAttributesQuery('$2')}) AS u
+       SELECT 'u', u.id, NULL, u.attributes, NULL FROM (${userAttributesQuery(`$${userParam}`)}) AS u
        UNION ALL
        SELECT 'w', q.i::text, NULL, NULL,
          ${windowValueSql('(SELECT user_id, type, occurred_at, payload FROM events UNION ALL SELECT user_id, type, occurred_at, payload FROM ins)')}
-       FROM ${windowUnnest(3)}`,
+       FROM ${windowUnnest(userParam + 1)}`,
       [
-        jsonRows(events.map((e) => ({ id: e.id, user_id: e.user_id, type: e.type, source: e.source ?? 'api', occurred_at: String(e.occurred_at), payload: e.payload ?? {} }))),
+        ...appended.values,
         [...new Set(items.filter((i) => i.withUser).map((i) => i.event.user_id))],
         ...windowParams(windows),
       ],

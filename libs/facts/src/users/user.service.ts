@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Coalescer, jsonRows, preparedQuery, NotFoundError, ValidationError, type FieldProblem } from '@arbiter/platform';
+import { Coalescer, preparedQuery, rowParams, NotFoundError, ValidationError, type FieldProblem } from '@arbiter/platform';
 import { FactsConfig } from '../config/facts-config';
 import { EventLogService } from '../events/event-log.service';
 import { checkValue, describe } from '../schema/value-check';
@@ -112,14 +112,15 @@ export class UserService {
         if (ids.has(r.change.id)) later.push(r);
         else (ids.add(r.change.id), round.push(r));
       }
+      const params = rowParams({ id: 'text', set: 'json', removed: 'json' }, round.map((r) => ({ id: r.change.id, set: r.change.set, removed: r.change.removed })), 1, 'c');
       const rows = await preparedQuery<Record<string, unknown>>(
         this.dataSource,
         'arbiter_users_merge',
-        `WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(id text, set jsonb, removed text[]))
+        `WITH x AS (SELECT id, set::jsonb AS set, ARRAY(SELECT json_array_elements_text(removed)) AS removed FROM ${params.source})
          INSERT INTO users AS u (id, attributes) SELECT id, set - removed FROM x
          ON CONFLICT (id) DO UPDATE SET attributes = (u.attributes || EXCLUDED.attributes) - (SELECT x.removed FROM x WHERE x.id = EXCLUDED.id), updated_at = now()
          RETURNING id, attributes, created_at, updated_at`,
-        [jsonRows(round.map((r) => ({ id: r.change.id, set: r.change.set, removed: r.change.removed })))],
+        params.values,
       );
       const byId = new Map(rows.map((row) => [String(row.id), row]));
       for (const r of round) out[r.i] = byId.get(r.change.id)!;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { jsonRows, preparedQuery, type CarriedRow, type RowKind } from '@arbiter/platform';
+import { preparedQuery, rowParams, type CarriedRow, type RowKind } from '@arbiter/platform';
 import { FraudDecisionEntity } from '../entities/fraud.entities';
 
 export interface NewDecision {
@@ -49,11 +49,10 @@ const COLUMNS = `id, seq, event_id, event_type, user_id, is_check, score, outcom
 /** Pipeline decisions, many per statement; a replayed event keeps its first. */
 const PIPELINE_DECISIONS: RowKind = {
   name: 'fraud_decisions',
-  sql: (param) =>
+  shape: { id: 'uuid', event_id: 'text', event_type: 'text', user_id: 'text', score: 'text', outcome: 'text', matched: 'json', reasons: 'json', facts: 'json', event: 'json' },
+  sql: (rows) =>
     `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
-     SELECT id::uuid, event_id, event_type, user_id, false, score::float8, outcome, matched, reasons, facts, event
-     FROM json_to_recordset(${param}::json)
-       AS d(id text, event_id text, event_type text, user_id text, score text, outcome text, matched json, reasons json, facts json, event json)
+     SELECT id, event_id, event_type, user_id, false, score::float8, outcome, matched, reasons, facts, event FROM ${rows.source}
      ON CONFLICT (event_id) WHERE NOT is_check DO NOTHING`,
 };
 
@@ -82,7 +81,8 @@ export class FraudDecisionRepository {
       return d.id;
     }
     // A pipeline decision outside the pipeline's own statement (the stage has it carried instead).
-    const rows = await preparedQuery<{ id: string }>(this.repo.manager.connection, 'arbiter_fraud_decisions_insert', `${PIPELINE_DECISIONS.sql('$1')} RETURNING id`, [jsonRows([decisionRow(d)])]);
+    const params = rowParams(PIPELINE_DECISIONS.shape, [decisionRow(d)], 1);
+    const rows = await preparedQuery<{ id: string }>(this.repo.manager.connection, 'arbiter_fraud_decisions_insert', `${PIPELINE_DECISIONS.sql(params)} RETURNING id`, params.values);
     if (rows.length) return String(rows[0].id);
     // A replayed event keeps its first decision.
     const existing: { id: string }[] = await this.repo.query(`SELECT id FROM fraud_decisions WHERE event_id = $1 AND NOT is_check`, [d.eventId]);

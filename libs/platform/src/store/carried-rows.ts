@@ -1,19 +1,21 @@
 import type { DataSource } from 'typeorm';
-import { jsonRows, preparedQuery } from './prepared-query';
+import { preparedQuery, rowParams, type RowParams, type RowShape } from './prepared-query';
 
 /**
  * A kind of row one module writes and another module's statement can carry: the event pipeline
  * folds the fraud decision and the action log's records of inline outcomes into the statement that
  * stores the event's outcome — one round trip, one commit and one plan for all three, and the
- * three land together or not at all. `sql(param)` is one INSERT or UPDATE, with no WITH and no
- * RETURNING of its own, that reads its rows from `json_to_recordset(<param>::json)` ({@link jsonRows}). Two rows
+ * three land together or not at all. `sql(rows)` is one INSERT or UPDATE, with no WITH and no
+ * RETURNING of its own, that reads its rows, of columns `shape`, from `rows.source` (an item for
+ * FROM, aliased `x`; see {@link rowParams}). Two rows
  * with the same key in one statement must be harmless: an INSERT takes ON CONFLICT DO NOTHING (the
  * first row stays), and an UPDATE ... FROM applies one of them, which one being unspecified.
  * `name` names the prepared statements that carry it: one text per name.
  */
 export interface RowKind {
   readonly name: string;
-  sql(param: string): string;
+  readonly shape: RowShape;
+  sql(rows: RowParams): string;
   /**
    * Rows that record something already done (an action's outcome) are written even when the
    * statement that was to carry them is not run (the event failed); others are dropped with it.
@@ -32,7 +34,7 @@ export interface CarriedRow {
  * `firstParam`: prepend to a statement that takes `firstParam - 1` parameters of its own. Answers
  * the clause ('' for no rows), the extra parameters, and a name for the combination of kinds.
  */
-export function carriedClauses(rows: readonly CarriedRow[], firstParam: number): { clause: string; values: string[]; name: string } {
+export function carriedClauses(rows: readonly CarriedRow[], firstParam: number): { clause: string; values: unknown[]; name: string } {
   const byKind = new Map<string, { kind: RowKind; rows: Record<string, unknown>[] }>();
   for (const r of rows) {
     const group = byKind.get(r.kind.name);
@@ -41,11 +43,14 @@ export function carriedClauses(rows: readonly CarriedRow[], firstParam: number):
   }
   const groups = [...byKind.values()].sort((a, b) => (a.kind.name < b.kind.name ? -1 : 1));
   if (!groups.length) return { clause: '', values: [], name: '' };
-  return {
-    clause: `WITH ${groups.map((g, i) => `carried_${i} AS (${g.kind.sql(`$${firstParam + i}`)})`).join(', ')} `,
-    values: groups.map((g) => jsonRows(g.rows)),
-    name: groups.map((g) => g.kind.name).join('+'),
-  };
+  const clauses: string[] = [];
+  const values: unknown[] = [];
+  for (const [i, g] of groups.entries()) {
+    const params = rowParams(g.kind.shape, g.rows, firstParam + values.length);
+    clauses.push(`carried_${i} AS (${g.kind.sql(params)})`);
+    values.push(...params.values);
+  }
+  return { clause: `WITH ${clauses.join(', ')} `, values, name: groups.map((g) => g.kind.name).join('+') };
 }
 
 /** Writes the carried rows that record something done ({@link RowKind.recordsDone}) on their own: their carrier will not run. */
