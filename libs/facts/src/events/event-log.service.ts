@@ -81,6 +81,9 @@ function windowValue(kind: WindowQuery['kind'], v: number | string | null | unde
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
+/** The columns of appended events (`rowParams`); the payload is converted to `jsonb` by the insert. */
+const EVENT_ROWS = { id: 'text', user_id: 'text', type: 'text', source: 'text', occurred_at: 'timestamptz', payload: 'json' } as const;
+
 /**
  * The event log: the one way other libs write and read events (ingestion appends through it,
  * built-in facts query it). Every per-user query is one range scan of the
@@ -88,9 +91,6 @@ const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
  * on the embedded store that is required inside `dataSource.transaction`, which holds its only
  * connection.
  */
-/** The columns of appended events (`rowParams`); the payload is converted to `jsonb` by the insert. */
-const EVENT_ROWS = { id: 'text', user_id: 'text', type: 'text', source: 'text', occurred_at: 'timestamptz', payload: 'json' } as const;
-
 @Injectable()
 export class EventLogService {
   /** Appends from concurrent calls share one multi-row INSERT (one round trip, one commit). */

@@ -7,10 +7,10 @@ import { preparedQuery, rowParams, type RowParams, type RowShape } from './prepa
  * stores the event's outcome — one round trip, one commit and one plan for all three, and the
  * three land together or not at all. `sql(rows)` is one INSERT or UPDATE, with no WITH and no
  * RETURNING of its own, that reads its rows, of columns `shape`, from `rows.source` (an item for
- * FROM, aliased `x`; see {@link rowParams}). Two rows
- * with the same key in one statement must be harmless: an INSERT takes ON CONFLICT DO NOTHING (the
- * first row stays), and an UPDATE ... FROM applies one of them, which one being unspecified.
- * `name` names the prepared statements that carry it: one text per name.
+ * FROM, aliased `x`; see {@link rowParams}). Two rows with the same key in one statement must be
+ * harmless: an INSERT takes ON CONFLICT DO NOTHING (the first row stays), and an UPDATE ... FROM
+ * applies one of them, which one being unspecified. `name` names the prepared statements that
+ * carry it: one text per name.
  */
 export interface RowKind {
   readonly name: string;
