@@ -1,5 +1,8 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { ACTIONS_MIGRATIONS } from '@arbiter/actions';
+import { FRAUD_MIGRATIONS } from '@arbiter/fraud';
+import { INGESTION_MIGRATIONS } from '@arbiter/ingestion';
 import { preparedQuery, rowParams, STATEMENT_SETTINGS } from '@arbiter/platform';
 import { bootApi, runnable, type Mode, type TestApp } from './support/harness';
 
@@ -66,6 +69,40 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
     // A missing scalar is SQL NULL (the string 'NULL' stays a string); a missing document is JSON null.
     expect(back.map((r) => r.is_null)).toEqual([false, true, false]);
     expect(() => params.param('doc')).toThrow('no scalar column doc');
+  });
+
+  it('keeps every stored outcome, decision and action-log document through the json migrations, down and up again', async () => {
+    const id = `migrate-${mode}`;
+    const post = () => t.inject({ method: 'POST', url: '/v1/events', payload: { id, type: 'transaction', user_id: 'migrate-user', payload: { amount: 6000, category: 'food', currency: 'EUR' } } });
+    const first = await post();
+    expect(first.statusCode).toBe(200);
+    const stored = first.json();
+    const decision = () => t.inject({ method: 'GET', url: `/v1/fraud/decisions/${stored.fraud.decision_id}` }).then((r) => r.json());
+    const before = await decision();
+    const actions = () => ds.query('SELECT action, params, event, result FROM action_log WHERE event_id = $1 ORDER BY action_index, rule_id', [id]);
+    const logged = await actions();
+    expect(logged.length).toBeGreaterThan(0);
+    const types = async () =>
+      (await ds.query(`SELECT table_name, column_name, data_type FROM information_schema.columns WHERE column_name IN ('result', 'facts', 'params') AND table_name IN ('event_outcomes', 'fraud_decisions', 'action_log') ORDER BY 1, 2`)).map(
+        (r: { table_name: string; column_name: string; data_type: string }) => `${r.table_name}.${r.column_name} ${r.data_type}`,
+      );
+    expect(await types()).toEqual(['action_log.params json', 'action_log.result json', 'event_outcomes.result json', 'fraud_decisions.facts json']);
+    const migrations = [...ACTIONS_MIGRATIONS, ...FRAUD_MIGRATIONS, ...INGESTION_MIGRATIONS].filter((m) => /Json\d+$/.test(m.name));
+    expect(migrations).toHaveLength(3);
+    const runner = ds.createQueryRunner();
+    try {
+      for (const M of [...migrations].reverse()) await new M().down(runner);
+      expect(await types()).toEqual(['action_log.params jsonb', 'action_log.result jsonb', 'event_outcomes.result jsonb', 'fraud_decisions.facts jsonb']);
+      for (const M of migrations) await new M().up(runner);
+    } finally {
+      await runner.release();
+    }
+    expect(await types()).toEqual(['action_log.params json', 'action_log.result json', 'event_outcomes.result json', 'fraud_decisions.facts json']);
+    // The same documents (jsonb reorders keys; the values are equal).
+    const again = await post();
+    expect(again.json()).toEqual({ ...stored, duplicate: true });
+    expect(await decision()).toEqual(before);
+    expect(await actions()).toEqual(logged);
   });
 
   if (mode === 'postgres') {
