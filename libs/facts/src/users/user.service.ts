@@ -28,6 +28,9 @@ export const USER_ID = /^[A-Za-z0-9._:@|-]{1,128}$/;
 /** Where memo keys about one user carry its id, so a write can forget exactly them. */
 export const userMarker = (userId: string) => `\u0000${userId}\u0000`;
 
+/** The columns of merged attribute changes (`rowParams`). */
+const CHANGE_ROWS = { id: 'text', set: 'json', removed: 'json' } as const;
+
 /**
  * Users and their typed attributes. Every write is checked against the attribute schema of
  * `facts.yaml` (a value of the wrong type, or an undeclared attribute, is a 400 naming it and
@@ -112,7 +115,7 @@ export class UserService {
         if (ids.has(r.change.id)) later.push(r);
         else (ids.add(r.change.id), round.push(r));
       }
-      const params = rowParams({ id: 'text', set: 'json', removed: 'json' }, round.map((r) => ({ id: r.change.id, set: r.change.set, removed: r.change.removed })), 1, 'c');
+      const params = rowParams(CHANGE_ROWS, round.map((r) => ({ id: r.change.id, set: r.change.set, removed: r.change.removed })), 1, 'c');
       const rows = await preparedQuery<Record<string, unknown>>(
         this.dataSource,
         'arbiter_users_merge',

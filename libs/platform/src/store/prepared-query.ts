@@ -81,11 +81,9 @@ export interface RowParams {
  * missing value; cast it for a `jsonb` column); a scalar one yields SQL NULL for null.
  */
 export function rowParams(shape: RowShape, rows: readonly Record<string, unknown>[], firstParam: number, alias = 'x'): RowParams {
-  const columns = Object.keys(shape);
-  const refs = new Map(columns.map((c, i) => [c, `$${firstParam + i}::${shape[c] === 'json' ? 'json' : `${shape[c]}[]`}`]));
-  const functions = columns.map((c) => (shape[c] === 'json' ? `json_array_elements(${refs.get(c)})` : `unnest(${refs.get(c)})`));
+  const { columns, source, refs } = rowSource(shape, firstParam, alias);
   return {
-    source: `ROWS FROM (${functions.join(', ')}) AS ${alias}(${columns.join(', ')})`,
+    source,
     values: columns.map((c) => (shape[c] === 'json' ? JSON.stringify(rows.map((r) => r[c] ?? null)) : rows.map((r) => r[c] ?? null))),
     param(column: string): string {
       const ref = refs.get(column);
@@ -93,5 +91,29 @@ export function rowParams(shape: RowShape, rows: readonly Record<string, unknown
       return ref;
     },
   };
+}
+
+interface RowSource {
+  columns: string[];
+  source: string;
+  refs: Map<string, string>;
+}
+
+const rowSources = new WeakMap<RowShape, Map<string, RowSource>>();
+
+/** The SQL of {@link rowParams} for a shape, worked out once per shape, first parameter and alias (shapes are module constants). */
+function rowSource(shape: RowShape, firstParam: number, alias: string): RowSource {
+  let byPlace = rowSources.get(shape);
+  if (!byPlace) rowSources.set(shape, (byPlace = new Map()));
+  const place = `${firstParam}:${alias}`;
+  let made = byPlace.get(place);
+  if (!made) {
+    const columns = Object.keys(shape);
+    const refs = new Map(columns.map((c, i) => [c, `$${firstParam + i}::${shape[c] === 'json' ? 'json' : `${shape[c]}[]`}`]));
+    const functions = columns.map((c) => (shape[c] === 'json' ? `json_array_elements(${refs.get(c)})` : `unnest(${refs.get(c)})`));
+    made = { columns, source: `ROWS FROM (${functions.join(', ')}) AS ${alias}(${columns.join(', ')})`, refs };
+    byPlace.set(place, made);
+  }
+  return made;
 }
 
