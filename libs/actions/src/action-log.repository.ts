@@ -31,7 +31,11 @@ export interface NewLogEntry {
 /** Claimed entries, many per statement. */
 const CLAIM_ROWS = { k: 'text', e: 'text', r: 'text', d: 'text', i: 'int', a: 'text', m: 'text', s: 'text', p: 'json', ev: 'json' } as const;
 
-/** Status changes of entries, many per statement (exported for the test of its plan). */
+/**
+ * Status changes of entries, many per statement (exported for the test of its plan). The keys
+ * arrive as a typed array (`rowParams`), so the planner knows how many there are and looks each
+ * up through the idempotency-key index, even while the log is small.
+ */
 export const STATUS_CHANGES: RowKind = {
   name: 'action_log_changes',
   recordsDone: true,
@@ -41,11 +45,7 @@ export const STATUS_CHANGES: RowKind = {
     `UPDATE action_log a SET status = x.status, result = COALESCE(x.result::json, a.result), error_code = x.error_code,
             error_message = x.error_message, attempts = COALESCE(x.attempts, a.attempts), updated_at = now()
      FROM ${rows.source}
-     WHERE a.idempotency_key = x.key
-       -- The keys as an array too: on a connection that plans for each call (the embedded store),
-       -- the planner takes the rows for 100 and, while the log is small, joins them to a scan of
-       -- the whole table; with the array it uses the index.
-       AND a.idempotency_key = ANY (${rows.param('key')})`,
+     WHERE a.idempotency_key = x.key`,
 };
 
 function changeRow(key: string, c: StatusChange): Record<string, unknown> {
