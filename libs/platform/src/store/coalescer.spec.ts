@@ -3,9 +3,12 @@ import { Coalescer } from './coalescer';
 describe('Coalescer', () => {
   it('writes the items of one event-loop turn together, and those that arrive during a flush in the next one', async () => {
     const batches: number[][] = [];
+    let inFlight!: () => void;
+    const flushing = new Promise<void>((r) => (inFlight = r));
     const c = new Coalescer<number, number>(
       async (items) => {
         batches.push(items);
+        inFlight();
         await new Promise((r) => setTimeout(r, 10));
         return items.map((i) => i * 10);
       },
@@ -13,7 +16,7 @@ describe('Coalescer', () => {
       1,
     );
     const first = [1, 2, 3].map((i) => c.submit(i));
-    await new Promise((r) => setTimeout(r, 2)); // the first statement is now in flight
+    await flushing; // the first statement is now in flight
     const later = [4, 5].map((i) => c.submit(i));
     expect(await Promise.all([...first, ...later])).toEqual([10, 20, 30, 40, 50]);
     expect(batches).toEqual([
@@ -26,14 +29,18 @@ describe('Coalescer', () => {
     let running = 0;
     let most = 0;
     const batches: number[][] = [];
+    let inFlight!: () => void;
+    const flushing = new Promise<void>((r) => (inFlight = r));
     const c = new Coalescer<number, number>(async (items) => {
       most = Math.max(most, ++running);
       batches.push(items);
+      inFlight();
       await new Promise((r) => setTimeout(r, 20));
       running--;
       return items;
     });
     const all = [c.submit(1)];
+    await flushing; // waiting for a timer could let the first flush start late, on a loaded machine
     for (const i of [2, 3, 4]) {
       await new Promise((r) => setTimeout(r, 3)); // each arrives while the first statement runs
       all.push(c.submit(i));
