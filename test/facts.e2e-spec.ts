@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { parse } from 'yaml';
-import { createHttpApp, loadConfig, shutdownApp } from '@arbiter/platform';
+import { carriedRead, createHttpApp, loadConfig, shutdownApp, type ReadKind } from '@arbiter/platform';
 import { CatalogueService, EventLogService, Fact, FactsService, UserService } from '@arbiter/facts';
 import { compileRules, type RuleDocument, type RuleEvent, type RuleSet } from '@arbiter/rules';
 import { currentSession, runInSession } from '@arbiter/session';
@@ -209,6 +209,36 @@ describe.each<Mode>(['embedded', 'postgres'])('facts (%s, the real app)', (mode)
       expect(first.event).toMatchObject({ id: 'dup-1', occurred_at: '2024-05-01T12:00:00.000Z', payload: { amount: 10 }, source: 'api' });
     });
 
+    it('runs the reads an append carries in its own statement, and settles them with its error when it fails', async () => {
+      // Each ask gets its parts back, none or many, and only its own, whichever asks share the statement.
+      const echo: ReadKind<{ word: string; times: number }, string[]> = {
+        name: 'test_echo',
+        query: (asks, first) => ({
+          text: `SELECT a.i::int, json_build_object('w', a.w, 'n', g) FROM unnest($${first}::text[], $${first + 1}::int[]) WITH ORDINALITY AS a(w, n, i), generate_series(1, a.n) AS g`,
+          values: [asks.map((a) => a.word), asks.map((a) => a.times)],
+        }),
+        answer: (asks, parts) => asks.map((_, i) => parts.filter((p) => p.i === i + 1).map((p) => `${(p.doc as { w: string }).w}${(p.doc as { n: number }).n}`)),
+      };
+      t.queries.length = 0;
+      const a = carriedRead(echo, { word: 'a', times: 2 });
+      const b = carriedRead(echo, { word: 'b', times: 0 });
+      const c = carriedRead(echo, { word: 'c', times: 1 });
+      const [first, second] = await Promise.all([
+        t.events.append({ id: 'reads-1', user_id: 'u-reads', type: 'topup', payload: { amount: 1 } }, undefined, { reads: [a.read, b.read] }),
+        t.events.append({ id: 'reads-2', user_id: 'u-reads', type: 'topup', payload: { amount: 2 } }, undefined, { reads: [c.read] }),
+      ]);
+      expect([first.inserted, second.inserted]).toEqual([true, true]);
+      expect(await Promise.all([a.answer, b.answer, c.answer])).toEqual([['a1', 'a2'], [], ['c1']]);
+      const echoed = t.queries.filter((q) => /generate_series/.test(q));
+      expect(echoed.length).toBeGreaterThan(0);
+      expect(echoed.filter((q) => !/INSERT INTO events/.test(q))).toEqual([]);
+      // An append that fails (here before any statement) answers its reads with its error.
+      const failed = carriedRead(echo, { word: 'x', times: 1 });
+      const append = t.events.append({ id: 'reads-3', user_id: 'u-reads', type: 'topup', occurred_at: 'not a time', payload: {} }, undefined, { reads: [failed.read] });
+      await expect(append).rejects.toThrow(/occurred_at is not a valid timestamp/);
+      await expect(failed.answer).rejects.toThrow(/occurred_at is not a valid timestamp/);
+    });
+
     it('validates payloads against events.yaml: wrong declared types listed, undeclared fields allowed', () => {
       expect(t.catalogue.validatePayload('checkout', { order: { amount: 10, currency: 'EUR' }, anything: [1] })).toEqual([]);
       expect(t.catalogue.validatePayload('checkout', { order: { amount: '10' }, coupon: 3 })).toEqual([
@@ -326,6 +356,10 @@ describe.each<Mode>(['embedded', 'postgres'])('facts (%s, the real app)', (mode)
       const userReads = t.queries.filter((q) => /FROM users WHERE id/.test(q));
       expect(userReads).toHaveLength(1);
       expect(userReads[0]).toMatch(/INSERT INTO events/);
+      // So does fraud's read of the user's snoozes and allow lists (the shipped fraud rules listen to transactions).
+      const overrides = t.queries.filter((q) => /fraud_snoozes/.test(q));
+      expect(overrides).toHaveLength(1);
+      expect(overrides[0]).toMatch(/INSERT INTO events/);
     });
 
     it("reads the event-log windows its type's rules read in the statement that appends the event, counting that event once", async () => {

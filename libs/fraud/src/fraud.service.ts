@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { counter, type CarriedRow } from '@arbiter/platform';
+import { counter, type CarriedRead, type CarriedRow } from '@arbiter/platform';
 import { ruleMatches } from '@arbiter/ingestion';
 import { FactFailedError, FactsService, type EvaluationInputs } from '@arbiter/facts';
 import { RuleSetService } from '@arbiter/ruleset';
@@ -128,18 +128,20 @@ export class FraudService implements OnApplicationBootstrap {
   }
 
   /**
-   * Starts reading the user's snoozes and allow lists for an event about to be appended, when its
-   * type has fraud rules: the next {@link run} for that event in this session uses the answer. The
-   * user's attributes are not loaded yet, so the statement looks up the stored email itself.
+   * The read of the user's snoozes and allow lists for an event about to be appended, when its
+   * type has fraud rules, for the append's statement to run: the next {@link run} for that event
+   * in this session uses the answer. The user's attributes are not loaded yet, so the statement
+   * looks up the stored email itself.
    */
-  readOverridesEarly(event: FraudEvent, ruleSet: RuleSet): void {
-    if (!hasFraudRules(ruleSet, event.type)) return;
+  readOverridesEarly(event: FraudEvent, ruleSet: RuleSet): CarriedRead[] {
+    if (!hasFraudRules(ruleSet, event.type)) return [];
     const now = currentSession()?.startedAt;
     const early = sessionValue(EARLY_OVERRIDES, () => new Map<string, Promise<Overrides>>());
-    if (now === undefined || !early) return;
-    const read = this.overrides.read(event.user_id, new Date(now), [event.user_id], { storedEmail: true });
-    read.catch(() => undefined); // a repeated event never asks for it
-    early.set(earlyKey(event), read);
+    if (now === undefined || !early) return [];
+    const { read, answer } = this.overrides.carried(event.user_id, new Date(now), [event.user_id], { storedEmail: true });
+    answer.catch(() => undefined); // a repeated event never asks for it
+    early.set(earlyKey(event), answer);
+    return [read];
   }
 
   /** The user attributes the fraud rules of `type` read (worked out once per rule set and type). */

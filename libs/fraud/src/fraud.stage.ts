@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PipelineStage, type IncomingEvent, type StageContext, type StageHandler } from '@arbiter/ingestion';
+import type { CarriedRead } from '@arbiter/platform';
 import type { RuleSet } from '@arbiter/rules';
 import { recordDecision } from '@arbiter/session';
 import { FraudService } from './fraud.service';
@@ -15,9 +16,9 @@ import { FraudService } from './fraud.service';
 export class FraudStage implements StageHandler {
   constructor(private readonly fraud: FraudService) {}
 
-  /** The user's snoozes and allow lists are read while the event is appended. */
-  prepare(event: IncomingEvent, ruleSet: RuleSet): void {
-    this.fraud.readOverridesEarly(event, ruleSet);
+  /** The user's snoozes and allow lists are read by the statement that appends the event. */
+  prepare(event: IncomingEvent, ruleSet: RuleSet): CarriedRead[] {
+    return this.fraud.readOverridesEarly(event, ruleSet);
   }
 
   async run(ctx: StageContext): Promise<void> {

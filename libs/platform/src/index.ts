@@ -14,5 +14,6 @@ export * from './platform.module';
 export * from './store/coalescer';
 export * from './store/prepared-query';
 export * from './store/carried-rows';
+export * from './store/carried-reads';
 export * from './store/json-columns';
 export { runProcess } from './process/run-process';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Coalescer, preparedQuery, rowParams } from '@arbiter/platform';
+import { carriedReads, Coalescer, preparedQuery, rowParams, type CarriedRead } from '@arbiter/platform';
 import { attributesById, userAttributesQuery } from '../users/user-attributes.query';
 
 /** An event to append; `occurred_at` defaults to now, `source` to `api`. */
@@ -26,6 +26,7 @@ interface AppendItem {
   event: NewEvent;
   withUser: boolean;
   windows: readonly WindowQuery[];
+  reads: readonly CarriedRead[];
 }
 
 /** An event as stored: timestamps as ISO strings. */
@@ -106,21 +107,37 @@ export class EventLogService {
    * user too (`user`: empty for an unknown user), for `FactsService.evaluationInputs`; with
    * `windows`, it computes those aggregates too (`windows`, in order), counting this event as the
    * facts do once it is appended — `FactsService.prefetch` asks the windows the rules will read.
+   * With `reads` (outside a transaction), the same statement runs those too and settles each: the
+   * pipeline's stages ask their early reads this way (fraud's overrides). A failed append settles
+   * them with its error.
    */
   async append(
     event: NewEvent,
     manager?: EntityManager,
-    options: { withUser?: boolean; windows?: readonly WindowQuery[] } = {},
+    options: { withUser?: boolean; windows?: readonly WindowQuery[]; reads?: readonly CarriedRead[] } = {},
   ): Promise<{ inserted: boolean; event: StoredEvent; user?: Record<string, unknown>; windows?: WindowValue[] }> {
+    const reads = options.reads ?? [];
     const occurred = event.occurred_at === undefined ? new Date() : new Date(event.occurred_at);
-    if (Number.isNaN(occurred.getTime())) throw new TypeError(`event ${event.id}: occurred_at is not a valid timestamp`);
     if (!manager) {
       // Outside a caller's transaction: join the next group insert.
-      const stamped: NewEvent = { ...event, occurred_at: occurred.toISOString() };
-      const { receivedAt, user, windows } = await this.appends.submit({ event: stamped, withUser: options.withUser === true, windows: options.windows ?? [] });
-      if (receivedAt) return { inserted: true, event: storedFrom(stamped, receivedAt), user, windows };
-      return { inserted: false, event: (await this.find(event.id))!, user, windows };
+      try {
+        if (Number.isNaN(occurred.getTime())) throw new TypeError(`event ${event.id}: occurred_at is not a valid timestamp`);
+        const stamped: NewEvent = { ...event, occurred_at: occurred.toISOString() };
+        const { receivedAt, user, windows } = await this.appends.submit({ event: stamped, withUser: options.withUser === true, windows: options.windows ?? [], reads });
+        if (receivedAt) return { inserted: true, event: storedFrom(stamped, receivedAt), user, windows };
+        return { inserted: false, event: (await this.find(event.id))!, user, windows };
+      } catch (error) {
+        // Reads the statement answered stay answered: a promise settles once.
+        for (const r of reads) r.settle({ ok: false, error });
+        throw error;
+      }
     }
+    if (reads.length) {
+      const error = new Error('reads ride along with a group insert only, not inside a transaction');
+      for (const r of reads) r.settle({ ok: false, error });
+      throw error;
+    }
+    if (Number.isNaN(occurred.getTime())) throw new TypeError(`event ${event.id}: occurred_at is not a valid timestamp`);
     const m = manager;
     const rows: Record<string, unknown>[] = await m.query(
       `INSERT INTO events (id, user_id, type, source, occurred_at, payload)
@@ -150,9 +167,14 @@ export class EventLogService {
       1,
     );
     const userParam = appended.values.length + 1;
-    const rows = await preparedQuery<{ k: 'e' | 'u' | 'w'; id: string; received_at: unknown; attributes: unknown; v: number | null }>(
+    const windowsValues = windowParams(windows);
+    const reads = carriedReads(
+      items.flatMap((i) => i.reads),
+      userParam + 1 + windowsValues.length,
+    );
+    const rows = await preparedQuery<{ k: string; id: string; received_at: unknown; attributes: unknown; v: number | null }>(
       this.dataSource,
-      'arbiter_events_append',
+      `arbiter_events_append${reads.name && `+${reads.name}`}`,
       `WITH ins AS (
          INSERT INTO events (id, user_id, type, source, occurred_at, payload)
          SELECT id, user_id, type, source, occurred_at, payload FROM ${appended.source}
@@ -164,13 +186,12 @@ export class EventLogService {
        UNION ALL
        SELECT 'w', q.i::text, NULL, NULL,
          ${windowValueSql('(SELECT user_id, type, occurred_at, payload FROM events UNION ALL SELECT user_id, type, occurred_at, payload FROM ins)')}
-       FROM ${windowUnnest(userParam + 1)}`,
-      [
-        ...appended.values,
-        [...new Set(items.filter((i) => i.withUser).map((i) => i.event.user_id))],
-        ...windowParams(windows),
-      ],
+       FROM ${windowUnnest(userParam + 1)}${reads.selects.map((r) => `
+       UNION ALL
+       SELECT '${r.tag}', r.i::text, NULL, r.doc::jsonb, NULL FROM (${r.sql}) AS r(i, doc)`).join('')}`,
+      [...appended.values, [...new Set(items.filter((i) => i.withUser).map((i) => i.event.user_id))], ...windowsValues, ...reads.values],
     );
+    reads.deliver(rows.filter((r) => r.k[0] === 'r').map((r) => ({ tag: r.k, i: Number(r.id), doc: r.attributes })));
     const inserted = new Map<string, string>();
     const users = attributesById(rows.filter((r) => r.k === 'u'));
     const values = new Map<number, number | null>();

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { userStringAttributeSql } from '@arbiter/facts';
-import { Coalescer, preparedQuery } from '@arbiter/platform';
+import { carriedRead, Coalescer, runReads, type CarriedRead, type ReadKind } from '@arbiter/platform';
 
 /** What can override the rules' verdict for one assessment: the user's snoozes, and an allow list holding them. */
 export interface Overrides {
@@ -21,14 +21,53 @@ interface Ask {
 }
 
 /**
- * The pipeline's read of `fraud_snoozes` and the allow lists, asked for every assessed event
- * that matched a rule. Concurrent asks share one statement (a primary-key range scan on the
- * snoozes and an index lookup per identity on the list items each); the lists and snoozes are
- * written through their own repositories.
+ * The read of the user's snoozes and allow lists (a primary-key range scan on the snoozes and an
+ * index lookup per identity on the list items, per ask), answered as parts `{kind: 'snooze', a:
+ * rule, until}` and at most one `{kind: 'allow', a: list, b: value}` per ask. The pipeline's
+ * early read rides along with the event's append; other reads share statements of their own.
+ */
+export const OVERRIDES_READ: ReadKind<Ask, Overrides> = {
+  name: 'fraud_overrides',
+  query(asks, first) {
+    const p = (n: number) => `$${first + n}`;
+    const index: number[] = [];
+    const values: string[] = [];
+    asks.forEach((a, i) => a.identities.forEach((v) => (index.push(i + 1), values.push(v))));
+    const emailOf = asks.flatMap((a, i) => (a.storedEmail ? [i + 1] : []));
+    return {
+      text: `SELECT q.i::int, json_build_object('kind', 'snooze', 'a', s.rule_id, 'until', s.until)
+       FROM unnest(${p(0)}::text[], ${p(1)}::timestamptz[]) WITH ORDINALITY AS q(u, t, i)
+       JOIN fraud_snoozes s ON s.user_id = q.u AND s.until > q.t
+       UNION ALL
+       (SELECT DISTINCT ON (v.i) v.i, json_build_object('kind', 'allow', 'a', it.list_name, 'b', it.value)
+        FROM (SELECT * FROM unnest(${p(2)}::int[], ${p(3)}::text[]) AS x(i, v)
+              UNION ALL
+              SELECT m.i, ${userStringAttributeSql('m.u', 'email')} FROM unnest(${p(4)}::int[], ${p(5)}::text[]) AS m(i, u)) AS v(i, v)
+        JOIN fraud_list_items it ON it.value = v.v JOIN fraud_lists l ON l.name = it.list_name AND l.kind = 'allow'
+        ORDER BY v.i, it.list_name)`,
+      values: [asks.map((a) => a.userId), asks.map((a) => a.now.toISOString()), index, values, emailOf, emailOf.map((i) => asks[i - 1].userId)],
+    };
+  },
+  answer(asks, parts) {
+    const out: Overrides[] = asks.map(() => ({ snoozed: new Map<string, Date>() }));
+    for (const { i, doc } of parts) {
+      const d = doc as { kind: 'snooze' | 'allow'; a: string; b?: string | null; until?: string };
+      const o = out[i - 1];
+      if (d.kind === 'snooze') o.snoozed.set(d.a, new Date(d.until!));
+      else o.allowListed = { list: d.a, value: d.b ?? '' };
+    }
+    return out;
+  },
+};
+
+/**
+ * The fraud assessment's read of `fraud_snoozes` and the allow lists ({@link OVERRIDES_READ}),
+ * asked for every assessed event that matched a rule. Concurrent asks share one statement; the
+ * lists and snoozes are written through their own repositories.
  */
 @Injectable()
 export class FraudOverridesRepository {
-  private readonly asks = new Coalescer<Ask, Overrides>((asks) => this.readMany(asks));
+  private readonly asks = new Coalescer<Ask, Overrides>((asks) => runReads(this.dataSource, OVERRIDES_READ, asks));
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
@@ -38,35 +77,13 @@ export class FraudOverridesRepository {
    * the pipeline ask before the event's append has read the user.
    */
   read(userId: string, now: Date, identities: readonly string[], options: { storedEmail?: boolean } = {}): Promise<Overrides> {
-    return this.asks.submit({ userId, now, identities, storedEmail: options.storedEmail === true });
+    return this.asks.submit(ask(userId, now, identities, options));
   }
 
-  private async readMany(asks: Ask[]): Promise<Overrides[]> {
-    const index: number[] = [];
-    const values: string[] = [];
-    asks.forEach((a, i) => a.identities.forEach((v) => (index.push(i + 1), values.push(v))));
-    const emailOf = asks.flatMap((a, i) => (a.storedEmail ? [i + 1] : []));
-    const rows = await preparedQuery<{ i: string | number; kind: 'snooze' | 'allow'; a: string; b: string | null; until: Date | string | null }>(
-      this.dataSource,
-      'arbiter_fraud_overrides',
-      `SELECT q.i, 'snooze' AS kind, s.rule_id AS a, NULL::text AS b, s.until
-       FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS q(u, t, i)
-       JOIN fraud_snoozes s ON s.user_id = q.u AND s.until > q.t
-       UNION ALL
-       (SELECT DISTINCT ON (v.i) v.i, 'allow', it.list_name, it.value, NULL::timestamptz
-        FROM (SELECT * FROM unnest($3::int[], $4::text[]) AS x(i, v)
-              UNION ALL
-              SELECT m.i, ${userStringAttributeSql('m.u', 'email')} FROM unnest($5::int[], $6::text[]) AS m(i, u)) AS v(i, v)
-        JOIN fraud_list_items it ON it.value = v.v JOIN fraud_lists l ON l.name = it.list_name AND l.kind = 'allow'
-        ORDER BY v.i, it.list_name)`,
-      [asks.map((a) => a.userId), asks.map((a) => a.now.toISOString()), index, values, emailOf, emailOf.map((i) => asks[i - 1].userId)],
-    );
-    const out: Overrides[] = asks.map(() => ({ snoozed: new Map<string, Date>() }));
-    for (const r of rows) {
-      const o = out[Number(r.i) - 1];
-      if (r.kind === 'snooze') o.snoozed.set(r.a, r.until instanceof Date ? r.until : new Date(String(r.until)));
-      else o.allowListed = { list: r.a, value: r.b ?? '' };
-    }
-    return out;
+  /** {@link read} for another statement to run (the event's append): the read to hand it, and the answer. */
+  carried(userId: string, now: Date, identities: readonly string[], options: { storedEmail?: boolean } = {}): { read: CarriedRead; answer: Promise<Overrides> } {
+    return carriedRead(OVERRIDES_READ, ask(userId, now, identities, options)) as { read: CarriedRead; answer: Promise<Overrides> };
   }
 }
+
+const ask = (userId: string, now: Date, identities: readonly string[], options: { storedEmail?: boolean }): Ask => ({ userId, now, identities, storedEmail: options.storedEmail === true });

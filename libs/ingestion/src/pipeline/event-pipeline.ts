@@ -2,7 +2,7 @@ import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationB
 import { DiscoveryService } from '@nestjs/core';
 import { ActionExecutor, EventSinks, type ActionOutcome, type EmittedEvent } from '@arbiter/actions';
 import { CatalogueService, EventLogService, FactsService, type EvaluationInputs } from '@arbiter/facts';
-import { ValidationError, type CarriedRow } from '@arbiter/platform';
+import { ValidationError, type CarriedRead, type CarriedRow } from '@arbiter/platform';
 import { RuleSetService } from '@arbiter/ruleset';
 import type { EvalResult, RuleMatch, RuleSet } from '@arbiter/rules';
 import { currentSession, decisionOf, runInSession, setSessionUser } from '@arbiter/session';
@@ -97,8 +97,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     // windows the rules for its type read (counting this event), into the session's fact memo.
     const prefetch = this.facts.prefetch(ruleSet.factCalls(event.type), event.user_id);
     const stages = this.stagesFor(ruleSet);
-    for (const stage of stages) this.prepare(stage, event, ruleSet);
-    const { inserted, user, windows } = await this.eventLog.append({ ...event }, undefined, { withUser: true, windows: prefetch.windows });
+    const reads = stages.flatMap((stage) => this.prepare(stage, event, ruleSet));
+    const { inserted, user, windows } = await this.eventLog.append({ ...event }, undefined, { withUser: true, windows: prefetch.windows, reads });
     prefetch.seed(windows);
     if (!inserted) {
       const prior = await this.outcomes.find(event.id);
@@ -125,12 +125,14 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
-  /** A stage's early reads (`StageHandler.prepare`); they must not stop the event. */
-  private prepare(stage: Stage, event: IncomingEvent, ruleSet: RuleSet): void {
+  /** A stage's early reads (`StageHandler.prepare`), for the append to run; they must not stop the event. */
+  private prepare(stage: Stage, event: IncomingEvent, ruleSet: RuleSet): readonly CarriedRead[] {
+    if (!stage.handler.prepare) return [];
     try {
-      stage.handler.prepare?.(event, ruleSet);
+      return stage.handler.prepare(event, ruleSet) ?? [];
     } catch (err) {
       this.logger.warn(`event ${event.id}: the ${stage.domain} stage could not prepare: ${(err as Error).message}`);
+      return [];
     }
   }
 

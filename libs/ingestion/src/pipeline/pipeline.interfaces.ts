@@ -1,5 +1,5 @@
 import type { ActionOutcome } from '@arbiter/actions';
-import type { CarriedRow } from '@arbiter/platform';
+import type { CarriedRead, CarriedRow } from '@arbiter/platform';
 import type { EvaluationInputs } from '@arbiter/facts';
 import type { EvalResult, RuleMatch, RuleSet } from '@arbiter/rules';
 import type { IncomingEvent } from '../event.schema';
@@ -65,12 +65,13 @@ export interface StageContext {
  */
 export interface StageHandler {
   /**
-   * Optional: called in the event's session just before the event is appended, to start reads
-   * the stage will need, so that they overlap the append's round trip (fraud reads the user's
-   * snoozes and allow lists). Called for a repeated event too, which then does not run: it must
-   * not write, and should not throw (a throw is logged and ignored).
+   * Optional: called in the event's session just before the event is appended, to ask reads the
+   * stage will need (fraud reads the user's snoozes and allow lists). The reads it returns run in
+   * the statement that appends the event, and each is settled with its answer, or with the
+   * append's error (see `CarriedRead`). Called for a repeated event too, which then does not run:
+   * it must not write, and should not throw (a throw is logged and ignored).
    */
-  prepare?(event: IncomingEvent, ruleSet: RuleSet): void;
+  prepare?(event: IncomingEvent, ruleSet: RuleSet): readonly CarriedRead[] | void;
   run(context: StageContext): Promise<void>;
 }
 
