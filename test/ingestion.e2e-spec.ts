@@ -54,6 +54,9 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     expect(body.actions).toEqual([expect.objectContaining({ rule_id: 'tag_big_spender', action: 'set_user_attribute', status: 'succeeded' })]);
     const user = await t.inject({ method: 'GET', url: '/v1/users/u-1' });
     expect(user.json().attributes.segment).toBe('big_spender');
+    // The answer is the very text the outcome was stored as (serialised once for both), sent as JSON.
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(await count("SELECT count(*) AS n FROM event_outcomes WHERE event_id = $1 AND result::text = $2", ['e-1', res.body])).toBe(1);
   });
 
   it('counts events, rule matches, stage runs and actions in the metrics', async () => {

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { ACTIONS_MIGRATIONS } from '@arbiter/actions';
 import { FRAUD_MIGRATIONS } from '@arbiter/fraud';
 import { INGESTION_MIGRATIONS } from '@arbiter/ingestion';
-import { preparedQuery, rowParams, STATEMENT_SETTINGS } from '@arbiter/platform';
+import { JsonText, preparedQuery, rowParams, STATEMENT_SETTINGS } from '@arbiter/platform';
 import { bootApi, runnable, type Mode, type TestApp } from './support/harness';
 
 describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
@@ -69,6 +69,12 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
     // A missing scalar is SQL NULL (the string 'NULL' stays a string); a missing document is JSON null.
     expect(back.map((r) => r.is_null)).toEqual([false, true, false]);
     expect(() => params.param('doc')).toThrow('no scalar column doc');
+
+    // A document given as its JSON text (JsonText) is stored as that very text, next to documents given as values.
+    const text = '{"b": 1,  "a": [true, "é \\"q\\""]}';
+    const mixed = rowParams({ id: 'text', doc: 'json' }, [{ id: 'text', doc: new JsonText(text) }, { id: 'value', doc: { a: 1 } }], 1);
+    const stored = await preparedQuery<{ id: string; doc: string }>(ds, 'test_row_params_text', `SELECT x.id, x.doc::text AS doc FROM ${mixed.source}`, mixed.values);
+    expect(stored).toEqual([{ id: 'text', doc: text }, { id: 'value', doc: '{"a":1}' }]);
   });
 
   it('keeps every stored outcome, decision and action-log document through the json migrations, down and up again', async () => {

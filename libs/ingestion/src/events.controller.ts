@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Header, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { RouteSchema } from '@nestjs/platform-fastify';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { CatalogueService, EventLogService } from '@arbiter/facts';
@@ -31,6 +31,7 @@ export class EventsController {
 
   @Post()
   @HttpCode(200)
+  @Header('content-type', 'application/json; charset=utf-8')
   @RequireScope('ingest')
   @RouteSchema({ body: eventSchema })
   @ApiOperation({ summary: 'Process one event now: fraud, then promo, then growth', description: 'Accepts Arbiter\'s shape or a CloudEvents 1.0 structured envelope (`subject` = user, `data` = payload). A repeated `id` returns the first result with `duplicate: true` and runs nothing.' })
@@ -40,7 +41,8 @@ export class EventsController {
     const event = normalizeEvent(body, sessionHeader);
     const problems = this.problems(event, 'payload');
     if (problems.length) throw new ValidationError(problems);
-    return this.pipeline.process(event, 'sync');
+    // The text the outcome was stored as: one serialisation for the store and the answer.
+    return this.pipeline.json(await this.pipeline.process(event, 'sync'));
   }
 
   @Post('batch')

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { carriedClauses, Coalescer, preparedQuery, rowParams, writeCarriedRecords, type CarriedRow } from '@arbiter/platform';
+import { carriedClauses, Coalescer, JsonText, preparedQuery, rowParams, writeCarriedRecords, type CarriedRow } from '@arbiter/platform';
 import type { PipelineResult } from './pipeline/pipeline.interfaces';
 
 export interface StoredOutcome {
@@ -25,7 +25,8 @@ const OUTCOME_ROWS = { event_id: 'text', batch_id: 'uuid', result: 'json' } as c
 
 interface Done {
   eventId: string;
-  result: PipelineResult;
+  /** The result, or its JSON text when the caller serialised it already (to answer with it too). */
+  result: PipelineResult | JsonText;
   batchId?: string;
   carried: readonly CarriedRow[];
 }
@@ -55,9 +56,10 @@ export class OutcomeRepository {
 
   /**
    * Records a processed event, and writes the rows its stages carried in the same statement; a
-   * later success replaces a recorded failure, nothing else replaces a success.
+   * later success replaces a recorded failure, nothing else replaces a success. `result` may come
+   * as its JSON text ({@link JsonText}): it is stored as it is.
    */
-  saveDone(eventId: string, result: PipelineResult, batchId?: string, carried: readonly CarriedRow[] = []): Promise<void> {
+  saveDone(eventId: string, result: PipelineResult | JsonText, batchId?: string, carried: readonly CarriedRow[] = []): Promise<void> {
     return this.writes.submit({ eventId, result, batchId, carried });
   }
 

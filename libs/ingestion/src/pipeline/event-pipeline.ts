@@ -2,7 +2,7 @@ import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationB
 import { DiscoveryService } from '@nestjs/core';
 import { ActionExecutor, EventSinks, type ActionOutcome, type EmittedEvent } from '@arbiter/actions';
 import { CatalogueService, EventLogService, FactsService, type EvaluationInputs } from '@arbiter/facts';
-import { ValidationError, type CarriedRead, type CarriedRow } from '@arbiter/platform';
+import { JsonText, ValidationError, type CarriedRead, type CarriedRow } from '@arbiter/platform';
 import { RuleSetService } from '@arbiter/ruleset';
 import type { EvalResult, RuleMatch, RuleSet } from '@arbiter/rules';
 import { currentSession, decisionOf, runInSession, setSessionUser } from '@arbiter/session';
@@ -38,6 +38,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
   private readonly matchesCounter = ruleMatches();
   /** Events being processed: shutdown lets them finish (a client that hung up does not stop its event). */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** The JSON text each new result was stored as, for {@link json} to answer with. */
+  private readonly texts = new WeakMap<PipelineResult, string>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -86,6 +88,14 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
+  /**
+   * A result of {@link process} as JSON: for a new event, the very text its outcome was stored as
+   * (serialised once for both); otherwise serialised now.
+   */
+  json(result: PipelineResult): string {
+    return this.texts.get(result) ?? JSON.stringify(result);
+  }
+
   /** Before the store closes: the events already running finish and store their results. */
   async beforeApplicationShutdown(): Promise<void> {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
@@ -115,7 +125,9 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     try {
       const result = await this.run(ruleSet, stages, event, mode, await this.facts.evaluationInputs(event.user_id, user), carried);
       // One statement stores the outcome and the rows the stages handed over (the fraud decision, the action log's records).
-      await this.outcomes.saveDone(event.id, result, batchId, carried);
+      const text = JSON.stringify(result);
+      await this.outcomes.saveDone(event.id, new JsonText(text), batchId, carried);
+      this.texts.set(result, text);
       return result;
     } catch (err) {
       // The event failed, but the records of actions that already ran are kept: a replay reports

@@ -68,6 +68,21 @@ export interface RowParams {
 }
 
 /**
+ * A document already serialised: {@link rowParams} puts its text in a document column as it is,
+ * so a document that is also sent elsewhere (an event's result, stored and answered) is
+ * serialised once. `text` must be one valid JSON value.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** A document column's values as one JSON array, with {@link JsonText} values copied in as they are. */
+function jsonArray(values: unknown[]): string {
+  if (!values.some((v) => v instanceof JsonText)) return JSON.stringify(values);
+  return `[${values.map((v) => (v instanceof JsonText ? v.text : JSON.stringify(v))).join(',')}]`;
+}
+
+/**
  * The rows of a multi-row statement as parameters numbered from `firstParam`: each scalar column
  * as one typed array, each document column (`json`) as one JSON array, zipped back into rows by
  * `ROWS FROM (unnest($1::text[]), json_array_elements($2::json), ...) AS alias(...)`. The text of
@@ -77,14 +92,14 @@ export interface RowParams {
  * (`json_to_recordset`), which builds a hash table per row, and far more cheaply than `jsonb`:
  * 25 event outcomes of 1.5 KB each cost it 25 µs a row against 53 µs, and Node 18 µs against 25
  * (docs/benchmarks.md). Documents stay one JSON.stringify per column, where the driver's array
- * quoting would escape every quote in them. A document column yields `json` (JSON null for a
+ * quoting would escape every quote in them ({@link JsonText} values are copied in as they are). A document column yields `json` (JSON null for a
  * missing value; cast it for a `jsonb` column); a scalar one yields SQL NULL for null.
  */
 export function rowParams(shape: RowShape, rows: readonly Record<string, unknown>[], firstParam: number, alias = 'x'): RowParams {
   const { columns, source, refs } = rowSource(shape, firstParam, alias);
   return {
     source,
-    values: columns.map((c) => (shape[c] === 'json' ? JSON.stringify(rows.map((r) => r[c] ?? null)) : rows.map((r) => r[c] ?? null))),
+    values: columns.map((c) => (shape[c] === 'json' ? jsonArray(rows.map((r) => r[c] ?? null)) : rows.map((r) => r[c] ?? null))),
     param(column: string): string {
       const ref = refs.get(column);
       if (!ref || shape[column] === 'json') throw new Error(`no scalar column ${column} in these rows`);
