@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { cpuSeconds, fmt, load, median, table } from './support';
+import { cpuSeconds, fmt, load, median, paced, percentile, table } from './support';
 import { startBenchApi, transaction } from './http.bench';
 
 /**
@@ -11,10 +11,17 @@ import { startBenchApi, transaction } from './http.bench';
  * each service's process and its database's PostgreSQL backends used per request. This machine's
  * speed drifts by 20-30% within minutes; short alternating turns see the same drift on both sides,
  * where two runs of `npm run bench` made minutes apart do not.
+ *
+ * With `--rate <req/s>`, each turn sends that many requests a second, evenly paced (the HTTP
+ * benchmark's half-load measure), and it reports each build's latency over all its turns too.
  */
 async function main() {
-  const [other, rounds = '10', secs = '2'] = process.argv.slice(2);
-  if (!other) throw new Error('usage: node dist/bench/compare.js <other build: dist/apps/api/src/main.js> [rounds] [seconds]');
+  const args = process.argv.slice(2);
+  const rateAt = args.indexOf('--rate');
+  const rate = rateAt >= 0 ? Number(args[rateAt + 1]) : undefined;
+  if (rateAt >= 0) args.splice(rateAt, 2);
+  const [other, rounds = '10', secs = '2'] = args;
+  if (!other || (rate !== undefined && !(rate > 0))) throw new Error('usage: node dist/bench/compare.js <other build: dist/apps/api/src/main.js> [rounds] [seconds] [--rate req/s]');
   const seconds = Number(secs);
   const names = ['other', 'this'] as const;
   const mains = [resolve(other), join(__dirname, '..', 'apps/api/src/main.js')];
@@ -25,7 +32,7 @@ async function main() {
   try {
     for (const main of mains) apis.push(await startBenchApi(main));
     for (const api of apis) await load(api.url, { body: transaction, seconds: 3, headers: api.headers });
-    const turns = names.map(() => ({ requests: 0, node: 0, postgres: 0, rates: [] as number[] }));
+    const turns = names.map(() => ({ requests: 0, node: 0, postgres: 0, rates: [] as number[], latencies: [] as number[], p99s: [] as number[] }));
     for (let round = 0; round < Number(rounds); round++) {
       for (const k of round % 2 ? [1, 0] : [0, 1]) {
         const api = apis[k];
@@ -33,10 +40,11 @@ async function main() {
         const backends = new Set(rows.map((r) => r.pid));
         const match = (pid: number) => (pid === api.pid ? 'node' : backends.has(pid) ? 'postgres' : undefined);
         const before = cpuSeconds(match);
-        const r = await load(api.url, { body: transaction, seconds, headers: api.headers });
+        const t = turns[k];
+        const r = rate === undefined ? await load(api.url, { body: transaction, seconds, headers: api.headers }) : await paced(api.url, { body: transaction, seconds, rate, headers: api.headers, record: t.latencies });
         const after = cpuSeconds(match);
         const used = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
-        const t = turns[k];
+        t.p99s.push(r.p99);
         t.requests += r.requestsPerSec * seconds;
         t.node += used('node');
         t.postgres += used('postgres');
@@ -44,16 +52,24 @@ async function main() {
       }
     }
     const perRequest = (cpu: number, requests: number) => fmt((cpu * 1e6) / requests);
+    const latency = rate === undefined ? [] : ['p50 ms', 'p99 ms', 'median turn p99 ms'];
     console.log(
       table(
-        ['build', 'req/s (all turns)', 'median turn', 'service CPU µs/request', 'PostgreSQL CPU µs/request'],
-        turns.map((t, k) => [names[k], fmt(t.requests / (seconds * t.rates.length)), fmt(median(t.rates)), perRequest(t.node, t.requests), perRequest(t.postgres, t.requests)]),
+        ['build', 'req/s (all turns)', 'median turn', 'service CPU µs/request', 'PostgreSQL CPU µs/request', ...latency],
+        turns.map((t, k) => [
+          names[k],
+          fmt(t.requests / (seconds * t.rates.length)),
+          fmt(median(t.rates)),
+          perRequest(t.node, t.requests),
+          perRequest(t.postgres, t.requests),
+          ...(rate === undefined ? [] : [fmt(percentile(t.latencies, 50), 1), fmt(percentile(t.latencies, 99), 1), fmt(median(t.p99s), 1)]),
+        ]),
       ),
     );
     const [o, n] = turns;
     const change = (a: number, b: number) => `${b >= a ? '+' : ''}${fmt((100 * (b - a)) / a)}%`;
     console.log(
-      `this vs other: throughput ${change(o.requests, n.requests)}, service CPU per request ${change(o.node / o.requests, n.node / n.requests)}, PostgreSQL CPU per request ${change(o.postgres / o.requests, n.postgres / n.requests)}; ${rounds} turns of ${seconds} s each`,
+      `this vs other: throughput ${change(o.requests, n.requests)}, service CPU per request ${change(o.node / o.requests, n.node / n.requests)}, PostgreSQL CPU per request ${change(o.postgres / o.requests, n.postgres / n.requests)}; ${rounds} turns of ${seconds} s each${rate === undefined ? '' : ` at ${fmt(rate)} req/s`}`,
     );
   } finally {
     await admin.end();

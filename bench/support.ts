@@ -95,7 +95,11 @@ export async function load(url: string, opts: { body: () => unknown; connections
  * per second and per connection, spent as fast as possible at the start of each second: at "half
  * load" every second begins with a burst at full speed, which is not the load the target means.
  */
-export async function paced(url: string, opts: { body: () => unknown; rate: number; seconds: number; connections?: number; headers?: Record<string, string> }): Promise<LoadResult> {
+/**
+ * Sends `rate` requests a second for `seconds`, each when it is due (open loop), and measures each
+ * one's latency from that moment; `record`, when given, receives every latency (ms).
+ */
+export async function paced(url: string, opts: { body: () => unknown; rate: number; seconds: number; connections?: number; headers?: Record<string, string>; record?: number[] }): Promise<LoadResult> {
   const http = await import('node:http');
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections ?? 100 });
   const target = new URL(url);
@@ -142,9 +146,14 @@ export async function paced(url: string, opts: { body: () => unknown; rate: numb
   while (pending > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   agent.destroy();
   const elapsed = (performance.now() - start) / 1000;
-  const sorted = latencies.sort((a, b) => a - b);
-  const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
-  return { requestsPerSec: latencies.length / Math.max(elapsed, opts.seconds), p50: pct(50), p99: pct(99), non2xx, errors: errors + pending };
+  opts.record?.push(...latencies);
+  return { requestsPerSec: latencies.length / Math.max(elapsed, opts.seconds), p50: percentile(latencies, 50), p99: percentile(latencies, 99), non2xx, errors: errors + pending };
+}
+
+/** The `p`th percentile of `values` (sorts them in place); NaN for none. */
+export function percentile(values: number[], p: number): number {
+  const sorted = values.sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 }
 
 export function table(headers: string[], rows: (string | number)[][]): string {
