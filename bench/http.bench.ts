@@ -6,9 +6,10 @@ import { BENCH_REDIS_URL, benchConfigDir, dropQueueKeys, fmt, freePort, freshDat
  * across fraud, promo and growth, on PostgreSQL + Redis as in production) against a bare Nest 12 +
  * Fastify endpoint that parses and echoes the same body — the same machine, one after the other,
  * 100 connections each — and against the same echo after one durable insert of the body (the
- * least a service that answers only once it cannot lose what it accepted has to do). Then the service again at half its measured throughput, for p99 under a
- * sustainable load: paced evenly (the target's measure), and with autocannon's rate cap, which
- * spends each connection's budget for a second in one burst at the start of that second.
+ * least a service that answers only once it cannot lose what it accepted has to do). Then the
+ * service again at half its measured throughput, for p99 under a sustainable load: paced evenly
+ * (the target's measure), and with autocannon's rate cap, which spends each connection's budget
+ * for a second in one burst at the start of that second.
  */
 const DOMAINS = ['fraud', 'promo', 'growth'];
 const CATEGORIES = ['food', 'travel', 'games', 'fashion', 'books', 'electronics'];

@@ -94,10 +94,7 @@ export async function load(url: string, opts: { body: () => unknown; connections
  * instead of slowing the load down (no coordinated omission). autocannon's rate caps are budgets
  * per second and per connection, spent as fast as possible at the start of each second: at "half
  * load" every second begins with a burst at full speed, which is not the load the target means.
- */
-/**
- * Sends `rate` requests a second for `seconds`, each when it is due (open loop), and measures each
- * one's latency from that moment; `record`, when given, receives every latency (ms).
+ * `record`, when given, receives every latency (ms), to pool several runs.
  */
 export async function paced(url: string, opts: { body: () => unknown; rate: number; seconds: number; connections?: number; headers?: Record<string, string>; record?: number[] }): Promise<LoadResult> {
   const http = await import('node:http');
