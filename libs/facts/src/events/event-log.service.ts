@@ -29,6 +29,9 @@ interface AppendItem {
   reads: readonly CarriedRead[];
 }
 
+/** What {@link EventLogService.append} answers. */
+type AppendResult = { inserted: boolean; event: StoredEvent; user?: Record<string, unknown>; windows?: WindowValue[] };
+
 /** An event as stored: timestamps as ISO strings. */
 export interface StoredEvent {
   id: string;
@@ -111,33 +114,26 @@ export class EventLogService {
    * pipeline's stages ask their early reads this way (fraud's overrides). A failed append settles
    * them with its error.
    */
-  async append(
-    event: NewEvent,
-    manager?: EntityManager,
-    options: { withUser?: boolean; windows?: readonly WindowQuery[]; reads?: readonly CarriedRead[] } = {},
-  ): Promise<{ inserted: boolean; event: StoredEvent; user?: Record<string, unknown>; windows?: WindowValue[] }> {
+  append(event: NewEvent, manager?: EntityManager, options: { withUser?: boolean; windows?: readonly WindowQuery[]; reads?: readonly CarriedRead[] } = {}): Promise<AppendResult> {
     const reads = options.reads ?? [];
-    const occurred = event.occurred_at === undefined ? new Date() : new Date(event.occurred_at);
-    if (!manager) {
-      // Outside a caller's transaction: join the next group insert.
-      try {
-        if (Number.isNaN(occurred.getTime())) throw new TypeError(`event ${event.id}: occurred_at is not a valid timestamp`);
-        const stamped: NewEvent = { ...event, occurred_at: occurred.toISOString() };
-        const { receivedAt, user, windows } = await this.appends.submit({ event: stamped, withUser: options.withUser === true, windows: options.windows ?? [], reads });
-        if (receivedAt) return { inserted: true, event: storedFrom(stamped, receivedAt), user, windows };
-        return { inserted: false, event: (await this.find(event.id))!, user, windows };
-      } catch (error) {
-        // Reads the statement answered stay answered: a promise settles once.
-        for (const r of reads) r.settle({ ok: false, error });
-        throw error;
-      }
-    }
-    if (reads.length) {
-      const error = new Error('reads ride along with a group insert only, not inside a transaction');
+    return this.appendNow(event, manager, options, reads).catch((error: unknown) => {
+      // Reads the statement answered stay answered: a promise settles once.
       for (const r of reads) r.settle({ ok: false, error });
       throw error;
-    }
+    });
+  }
+
+  private async appendNow(event: NewEvent, manager: EntityManager | undefined, options: { withUser?: boolean; windows?: readonly WindowQuery[] }, reads: readonly CarriedRead[]): Promise<AppendResult> {
+    const occurred = event.occurred_at === undefined ? new Date() : new Date(event.occurred_at);
     if (Number.isNaN(occurred.getTime())) throw new TypeError(`event ${event.id}: occurred_at is not a valid timestamp`);
+    if (!manager) {
+      // Outside a caller's transaction: join the next group insert.
+      const stamped: NewEvent = { ...event, occurred_at: occurred.toISOString() };
+      const { receivedAt, user, windows } = await this.appends.submit({ event: stamped, withUser: options.withUser === true, windows: options.windows ?? [], reads });
+      if (receivedAt) return { inserted: true, event: storedFrom(stamped, receivedAt), user, windows };
+      return { inserted: false, event: (await this.find(event.id))!, user, windows };
+    }
+    if (reads.length) throw new Error('reads ride along with a group insert only, not inside a transaction');
     const m = manager;
     const rows: Record<string, unknown>[] = await m.query(
       `INSERT INTO events (id, user_id, type, source, occurred_at, payload)

@@ -82,7 +82,7 @@ export class FraudOverridesRepository {
 
   /** {@link read} for another statement to run (the event's append): the read to hand it, and the answer. */
   carried(userId: string, now: Date, identities: readonly string[], options: { storedEmail?: boolean } = {}): { read: CarriedRead; answer: Promise<Overrides> } {
-    return carriedRead(OVERRIDES_READ, ask(userId, now, identities, options)) as { read: CarriedRead; answer: Promise<Overrides> };
+    return carriedRead(OVERRIDES_READ, ask(userId, now, identities, options));
   }
 }
 

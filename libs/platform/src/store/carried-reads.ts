@@ -38,12 +38,12 @@ export async function runReads<A, R>(dataSource: DataSource, kind: ReadKind<A, R
 }
 
 /**
- * The SELECTs that run `reads` inside a host statement, one per kind (in name order), each
- * answering `(tag, i, doc)` rows with its parameters numbered from `firstParam`: the host adds
- * them to its own rows (UNION ALL, its columns cast to fit) and, once it ran, hands those rows back
- * to `deliver`, which settles every read. A host that fails settles nothing: it may be retried, and
- * whoever gives up settles the reads with the error. `name` names the combination of kinds ('' for
- * none).
+ * The SELECTs that run `reads` inside a host statement, one per kind (in name order, tagged `r0`,
+ * `r1`, ...), each answering `(i, doc)` rows with its parameters numbered from `firstParam`: the
+ * host adds them to its own rows (UNION ALL, its columns cast to fit) and, once it ran, hands those
+ * rows back to `deliver` with their tags, which settles every read. A host that fails settles
+ * nothing: it may be retried, and whoever gives up settles the reads with the error. `name` names
+ * the combination of kinds ('' for none).
  */
 export function carriedReads(
   reads: readonly CarriedRead[],

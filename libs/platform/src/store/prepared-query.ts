@@ -92,8 +92,9 @@ function jsonArray(values: unknown[]): string {
  * (`json_to_recordset`), which builds a hash table per row, and far more cheaply than `jsonb`:
  * 25 event outcomes of 1.5 KB each cost it 25 µs a row against 53 µs, and Node 18 µs against 25
  * (docs/benchmarks.md). Documents stay one JSON.stringify per column, where the driver's array
- * quoting would escape every quote in them ({@link JsonText} values are copied in as they are). A document column yields `json` (JSON null for a
- * missing value; cast it for a `jsonb` column); a scalar one yields SQL NULL for null.
+ * quoting would escape every quote in them ({@link JsonText} values are copied in as they are). A
+ * document column yields `json` (JSON null for a missing value; cast it for a `jsonb` column); a
+ * scalar one yields SQL NULL for null.
  */
 export function rowParams(shape: RowShape, rows: readonly Record<string, unknown>[], firstParam: number, alias = 'x'): RowParams {
   const { columns, source, refs } = rowSource(shape, firstParam, alias);
@@ -131,4 +132,3 @@ function rowSource(shape: RowShape, firstParam: number, alias: string): RowSourc
   }
   return made;
 }
-
