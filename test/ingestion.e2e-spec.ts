@@ -41,6 +41,12 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
 
   const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => t.inject({ method: 'POST', url, payload: payload as object, headers });
   const count = async (sql: string, params: unknown[] = []) => Number((await ds.query(sql, params))[0].n);
+  // prom-client's registry is one per process (both modes of this file share it): compare before and after.
+  const metric = async (series: string) => {
+    const text = (await t.inject({ method: 'GET', url: '/metrics' })).body;
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+  };
 
   it('processes one event and reports matches and action results', async () => {
     const res = await post('/v1/events', { id: 'e-1', type: 'transaction', user_id: 'u-1', payload: { amount: 1500, category: 'food' } });
@@ -60,12 +66,6 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
   });
 
   it('counts events, rule matches, stage runs and actions in the metrics', async () => {
-    // prom-client's registry is one per process (both modes of this file share it): compare before and after.
-    const metric = async (series: string) => {
-      const text = (await t.inject({ method: 'GET', url: '/metrics' })).body;
-      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-      return line ? Number(line.slice(series.length + 1)) : 0;
-    };
     const series = [
       'arbiter_events_ingested_total{type="transaction",mode="sync"}',
       'arbiter_rule_matches_total{rule="high_value_food",domain="growth"}',
@@ -108,11 +108,7 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
   });
 
   it('stores the outcome and the fraud decision in one statement: when it fails, only the records of actions that ran are kept', async () => {
-    const replayed = async () => {
-      const text = (await t.inject({ method: 'GET', url: '/metrics' })).body;
-      const line = text.split('\n').find((l) => l.startsWith('arbiter_action_executions_total{action="set_user_attribute",mode="inline",outcome="replayed"} '));
-      return line ? Number(line.split(' ')[1]) : 0;
-    };
+    const replayed = () => metric('arbiter_action_executions_total{action="set_user_attribute",mode="inline",outcome="replayed"}');
     const id = `e-outcome-fails-${mode}`;
     await ds.query(`CREATE FUNCTION refuse_outcome() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
     await ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT ON event_outcomes FOR EACH ROW WHEN (NEW.event_id = '${id}') EXECUTE FUNCTION refuse_outcome()`);
@@ -142,14 +138,37 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
   it('keeps the stored outcome and its fraud decision in step when one new event id arrives twice at once', async () => {
     const id = `e-twice-${mode}`;
     const body = { id, type: 'transaction', user_id: 'u-twice', payload: { amount: 300 } };
+    const ran = 'arbiter_action_executions_total{action="set_user_attribute",mode="inline",outcome="succeeded"}';
+    const before = await metric(ran);
     const answers = await Promise.all([post('/v1/events', body), post('/v1/events', body)]);
     expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
+    // The second waited for the first and was answered as a repeat of it.
+    const [first, second] = answers.map((a) => a.json()).sort((a, b) => Number(a.duplicate) - Number(b.duplicate));
+    expect(second).toEqual({ ...first, duplicate: true });
     const decisions: { id: string }[] = await ds.query('SELECT id FROM fraud_decisions WHERE event_id = $1 AND NOT is_check', [id]);
     expect(decisions).toHaveLength(1);
     const [stored] = await ds.query('SELECT result FROM event_outcomes WHERE event_id = $1', [id]);
     expect(stored.result.fraud.decision_id).toBe(decisions[0].id);
-    // The action ran once, whichever of the two claimed it.
+    // The action ran once.
+    expect((await metric(ran)) - before).toBe(1);
     expect(await ds.query('SELECT status FROM action_log WHERE event_id = $1', [id])).toEqual([{ status: 'succeeded' }]);
+  });
+
+  it("writes a new event's inline action entries once, with its outcome, and still claims on a replay", async () => {
+    const entry = async (eventId: string) => (await ds.query('SELECT status, attempts, created_at = updated_at AS once FROM action_log WHERE event_id = $1', [eventId])) as unknown[];
+    // A new event: no claim ahead of the action, so its entry is inserted once, finished.
+    expect((await post('/v1/events', { id: `e-once-${mode}`, type: 'transaction', user_id: 'u-once', payload: { amount: 300 } })).json().actions).toEqual([
+      expect.objectContaining({ action: 'set_user_attribute', status: 'succeeded' }),
+    ]);
+    expect(await entry(`e-once-${mode}`)).toEqual([{ status: 'succeeded', attempts: 1, once: true }]);
+    // An event stored by an attempt that never finished runs as a replay: claimed first, then finished.
+    const replay = `e-replay-${mode}`;
+    await ds.query(`INSERT INTO events (id, user_id, type, source, occurred_at, payload) VALUES ($1, 'u-once', 'transaction', 'api', now(), '{"amount": 300}')`, [replay]);
+    expect((await post('/v1/events', { id: replay, type: 'transaction', user_id: 'u-once', payload: { amount: 300 } })).json()).toMatchObject({
+      duplicate: false,
+      actions: [{ action: 'set_user_attribute', status: 'succeeded' }],
+    });
+    expect(await entry(replay)).toEqual([{ status: 'succeeded', attempts: 1, once: false }]);
   });
 
   it('accepts a CloudEvents envelope, subject being the user', async () => {

@@ -126,9 +126,12 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
       try {
         const post = (id: string, amount: number) =>
           t.inject({ method: 'POST', url: '/v1/events', payload: { id, type: 'transaction', user_id: 'plan-user', payload: { amount, category: 'food', currency: 'EUR' } } });
-        // Fraud matches (overrides, decision), a set_user_attribute and reward_points (claims, points, the user), a repeat.
+        // Fraud matches (overrides, decision), a set_user_attribute and reward_points (their action-log entries, points, the user), a repeat.
         for (const id of ['plan-1', 'plan-2', 'plan-1']) expect((await post(id, 6000)).statusCode).toBe(200);
         expect((await post('plan-1', 6000)).json().duplicate).toBe(true);
+        // A replay (stored by an attempt that never finished): its actions are claimed, then their status changed.
+        await ds.query(`INSERT INTO events (id, user_id, type, source, occurred_at, payload) VALUES ('plan-3', 'plan-user', 'transaction', 'api', now(), '{}')`);
+        expect((await post('plan-3', 6000)).json().duplicate).toBe(false);
         // Facts read outside an event: the event-log windows and the user, each in a statement of its own.
         const names = ['events_count(type:"transaction",within:7d)', 'events_sum(type:"transaction",field:"amount",within:7d)', 'events_distinct(type:"transaction",field:"currency",within:7d)', 'last_event_at(type:"transaction")', 'user.vip'];
         const facts = await t.inject({ method: 'GET', url: `/v1/users/plan-user/facts?names=${encodeURIComponent(names.join(','))}` });
@@ -146,7 +149,7 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
           plans.set(query, plan.map((r) => r['QUERY PLAN']).join('\n'));
         }
         // Every statement an event writes or reads on the way is among them (fraud's overrides are read by the append).
-        const expected = [/INSERT INTO events.*fraud_snoozes/s, /INSERT INTO fraud_decisions/, /INSERT INTO event_outcomes/, /UPDATE action_log/, /INSERT INTO action_log/, /INSERT INTO growth_points_entries/, /INSERT INTO users/, /FROM event_outcomes WHERE/, /^SELECT q\.i, .* AS v FROM/s, /^SELECT id, attributes FROM users/];
+        const expected = [/INSERT INTO events.*fraud_snoozes/s, /INSERT INTO fraud_decisions/, /INSERT INTO event_outcomes/, /UPDATE action_log/, /INSERT INTO action_log.*error_message, attempts\)/s, /INSERT INTO action_log.*RETURNING id, idempotency_key/s, /INSERT INTO growth_points_entries/, /INSERT INTO users/, /FROM event_outcomes WHERE/, /^SELECT q\.i, .* AS v FROM/s, /^SELECT id, attributes FROM users/];
         for (const statement of expected) expect({ statement, found: [...plans.keys()].some((q) => statement.test(q)) }).toEqual({ statement, found: true });
         for (const [query, plan] of plans) {
           // No scan of a whole table, and joins that look each parameter row up by index.

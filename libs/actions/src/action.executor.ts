@@ -3,7 +3,7 @@ import { AppConfig, QueueService, type CarriedRow } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import type { ActionContext, ActionEvent, ActionMode, RegisteredAction } from './action.interfaces';
 import type { ActionLogEntry, ActionStatus } from './action-log.entity';
-import { ActionLogRepository, type Claim, type StatusChange } from './action-log.repository';
+import { ActionLogRepository, type Claim, type NewLogEntry, type StatusChange } from './action-log.repository';
 import { actionExecutions } from './action.metrics';
 import { ActionRegistry } from './action.registry';
 import { PermanentActionError } from './errors/action.error';
@@ -42,16 +42,30 @@ export interface ExecuteOptions {
    * carry (the pipeline's, that stores the event's outcome), instead of writing them here.
    */
   carry?: (row: CarriedRow) => void;
+  /**
+   * This is the event's first run: the append that stored it was this run's, and no other run of it
+   * is under way in this process (the pipeline makes a second delivery wait). With `carry`, inline
+   * actions then run without a claim, and their whole action-log entry, outcome included, is
+   * carried instead of a status change: one statement fewer per event, and one row written once.
+   * A run in another process at the same time claims as usual; inline handlers are idempotent under
+   * their key, so a second run there changes nothing.
+   */
+  firstRun?: boolean;
 }
 
-/** An action about to run: what it is, and its claim in the action log (sent, not yet answered). */
+/**
+ * An action about to run: what it is, its action-log entry, and its claim of that entry (sent, not
+ * yet answered; none for an inline action of an event's first run, whose entry is written with its
+ * outcome).
+ */
 interface Prepared {
   match: MatchedRule;
   index: number;
   key: string;
   action: RegisteredAction;
   base: Omit<ActionOutcome, 'mode' | 'status'>;
-  claim: Promise<Claim>;
+  entry: NewLogEntry;
+  claim?: Promise<Claim>;
 }
 
 /** Data of one job on the `actions` queue; the job id is the idempotency key. */
@@ -68,9 +82,11 @@ export interface ActionJobData {
 /**
  * Runs the actions of matched rules for one event. Inline actions run now, in order, and their
  * result is returned; deferred ones are enqueued on the `actions` queue (job id = idempotency key,
- * attempts and exponential backoff from the action's retry policy). Every execution is first
- * claimed in the action log under its idempotency key, so a replayed event returns the logged
- * outcome instead of running anything twice. An action that throws never stops the others.
+ * attempts and exponential backoff from the action's retry policy). An execution is first claimed
+ * in the action log under its idempotency key, so a replayed event returns the logged outcome
+ * instead of running anything twice; the inline actions of an event's first run need no claim
+ * (`ExecuteOptions.firstRun`): nothing can have run them before. An action that throws never
+ * stops the others.
  */
 @Injectable()
 export class ActionExecutor {
@@ -88,18 +104,19 @@ export class ActionExecutor {
    * Runs the actions of `matches` in order. Their claims in the action log go out together first
    * (concurrent claims share one statement); the actions then run one after another. With
    * `options.carry`, the action log's record of each inline outcome is handed to the caller to
-   * write with its own statement, instead of being written here.
+   * write with its own statement, instead of being written here (with `options.firstRun`, the
+   * whole entry of an unclaimed one).
    */
   async execute(event: ActionEvent, matches: readonly MatchedRule[], options: ExecuteOptions = {}): Promise<ActionOutcome[]> {
-    const steps = matches.flatMap((match) => match.actions.map((_, index) => this.prepare(event, match, index)));
-    for (const step of steps) if ('claim' in step) step.claim.catch(() => undefined); // awaited in order below
+    const steps = matches.flatMap((match) => match.actions.map((_, index) => this.prepare(event, match, index, options)));
+    for (const step of steps) if ('claim' in step) step.claim?.catch(() => undefined); // awaited in order below
     const outcomes: ActionOutcome[] = [];
     for (const step of steps) outcomes.push('outcome' in step ? step.outcome : await this.run(event, step, options));
     return outcomes;
   }
 
-  /** An action's outcome when it cannot run (unknown, shadow), else its claim, sent now. */
-  private prepare(event: ActionEvent, match: MatchedRule, index: number): { outcome: ActionOutcome } | Prepared {
+  /** An action's outcome when it cannot run (unknown, shadow), else its entry and its claim, sent now (if it takes one). */
+  private prepare(event: ActionEvent, match: MatchedRule, index: number, options: ExecuteOptions): { outcome: ActionOutcome } | Prepared {
     const invocation = match.actions[index];
     const key = idempotencyKey(event.id, match.ruleId, index);
     const action = this.registry.get(invocation.action);
@@ -109,7 +126,7 @@ export class ActionExecutor {
       return { outcome: { ...base, mode: 'inline', status: 'failed', error: { code: 'UNKNOWN_ACTION', message: `no action "${invocation.action}" is registered` } } };
     }
     if (match.mode === 'shadow') return { outcome: { ...base, mode: action.mode, status: 'skipped' } };
-    const claim = this.log.claim({
+    const entry: NewLogEntry = {
       idempotencyKey: key,
       eventId: event.id,
       ruleId: match.ruleId,
@@ -120,12 +137,14 @@ export class ActionExecutor {
       status: action.mode === 'inline' ? 'running' : 'queued',
       params: { ...invocation.params },
       event,
-    });
-    return { match, index, key, action, base, claim };
+    };
+    const unclaimed = options.firstRun === true && options.carry !== undefined && action.mode === 'inline';
+    return { match, index, key, action, base, entry, claim: unclaimed ? undefined : this.log.claim(entry) };
   }
 
   private async run(event: ActionEvent, step: Prepared, options: ExecuteOptions): Promise<ActionOutcome> {
     const { match, index, key, action, base } = step;
+    if (!step.claim) return this.runInline(event, step, options);
     const claim = await step.claim;
     const invocation = match.actions[index];
     // An inline execution still `running` from an attempt whose process died is run again (once
@@ -152,25 +171,35 @@ export class ActionExecutor {
       return { ...base, mode: 'deferred', status: 'queued' };
     }
 
+    return this.runInline(event, step, options);
+  }
+
+  /** Runs an inline action (claimed, or of an event's first run) and records its outcome. */
+  private async runInline(event: ActionEvent, step: Prepared, options: ExecuteOptions): Promise<ActionOutcome> {
+    const { match, index, key, action, base } = step;
     const context: ActionContext = { idempotencyKey: key, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index, mode: 'inline', attempt: 1 };
     try {
-      const result = normalise(await action.handler.execute(invocation.params as Record<string, unknown>, context));
-      await this.record(key, { status: 'succeeded', result: result ?? null, attempts: 1 }, options);
+      const result = normalise(await action.handler.execute(match.actions[index].params as Record<string, unknown>, context));
+      await this.record(step, { status: 'succeeded', result: result ?? null, attempts: 1 }, options);
       this.executions.inc({ action: action.name, mode: 'inline', outcome: 'succeeded' });
       return { ...base, mode: 'inline', status: 'succeeded', result };
     } catch (err) {
       const error = describeError(err);
-      await this.record(key, { status: 'failed', errorCode: error.code, errorMessage: error.message, attempts: 1 }, options);
+      await this.record(step, { status: 'failed', errorCode: error.code, errorMessage: error.message, attempts: 1 }, options);
       this.executions.inc({ action: action.name, mode: 'inline', outcome: 'failed' });
       this.logger.warn(`inline action ${action.name} (${key}) failed: ${error.message}`);
       return { ...base, mode: 'inline', status: 'failed', error };
     }
   }
 
-  /** Writes an inline outcome to the action log, or hands the row to the caller (`options.carry`). */
-  private async record(key: string, change: StatusChange, options: ExecuteOptions): Promise<void> {
-    if (options.carry) options.carry(this.log.carriedUpdate(key, change));
-    else await this.log.update(key, change);
+  /**
+   * Writes an inline outcome to the action log, or hands the row to the caller (`options.carry`):
+   * the status change of a claimed entry, or the whole entry of an unclaimed one.
+   */
+  private async record(step: Prepared, change: StatusChange, options: ExecuteOptions): Promise<void> {
+    if (!step.claim) options.carry!(this.log.carriedRecord(step.entry, change));
+    else if (options.carry) options.carry(this.log.carriedUpdate(step.key, change));
+    else await this.log.update(step.key, change);
   }
 
   /** Adds (or re-adds) the job of a deferred execution with the action's retry policy. */

@@ -36,8 +36,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
   private readonly duplicates = eventsDuplicate();
   private readonly durations = stageDuration();
   private readonly matchesCounter = ruleMatches();
-  /** Events being processed: shutdown lets them finish (a client that hung up does not stop its event). */
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Events being processed, by id: shutdown lets them finish (a client that hung up does not stop its event). */
+  private readonly inFlight = new Map<string, Promise<PipelineResult>>();
   /** The JSON text each new result was stored as, for {@link json} to answer with. */
   private readonly texts = new WeakMap<PipelineResult, string>();
 
@@ -79,12 +79,23 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
    * Returns the result, with `duplicate: true` when the id was already processed.
    */
   async process(event: IncomingEvent, mode: PipelineMode, batchId?: string): Promise<PipelineResult> {
+    // A second delivery of an event this process is running (a client that retried too soon, the
+    // same id in a batch and a call) waits for it and is answered as a repeat: a run in progress is
+    // never joined by a second one, so the first run's inline actions need no claim.
+    for (let earlier = this.inFlight.get(event.id); earlier; earlier = this.inFlight.get(event.id)) {
+      const result = await earlier.catch(() => undefined);
+      if (result) {
+        this.duplicates.inc({ mode });
+        return { ...result, duplicate: true };
+      }
+      // The earlier run failed: this one runs as a replay (its claims see what that one recorded).
+    }
     const running = this.processNow(event, mode, batchId);
-    this.inFlight.add(running);
+    this.inFlight.set(event.id, running);
     try {
       return await running;
     } finally {
-      this.inFlight.delete(running);
+      this.inFlight.delete(event.id);
     }
   }
 
@@ -98,7 +109,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
 
   /** Before the store closes: the events already running finish and store their results. */
   async beforeApplicationShutdown(): Promise<void> {
-    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight.values()]);
   }
 
   private async processNow(event: IncomingEvent, mode: PipelineMode, batchId?: string): Promise<PipelineResult> {
@@ -123,7 +134,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     setSessionUser(event.user_id);
     const carried: CarriedRow[] = [];
     try {
-      const result = await this.run(ruleSet, stages, event, mode, await this.facts.evaluationInputs(event.user_id, user), carried);
+      const result = await this.run(ruleSet, stages, event, mode, await this.facts.evaluationInputs(event.user_id, user), carried, inserted);
       // One statement stores the outcome and the rows the stages handed over (the fraud decision, the action log's records).
       const text = JSON.stringify(result);
       await this.outcomes.saveDone(event.id, new JsonText(text), batchId, carried);
@@ -148,7 +159,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
-  private async run(ruleSet: RuleSet, stages: readonly Stage[], event: IncomingEvent, mode: PipelineMode, inputs: EvaluationInputs, carried: CarriedRow[]): Promise<PipelineResult> {
+  private async run(ruleSet: RuleSet, stages: readonly Stage[], event: IncomingEvent, mode: PipelineMode, inputs: EvaluationInputs, carried: CarriedRow[], firstRun: boolean): Promise<PipelineResult> {
     const result: PipelineResult = { event_id: event.id, duplicate: false, fraud: null, matched: [], actions: [], domains: {} };
     const errors: NonNullable<PipelineResult['errors']> = [];
     const actionEvent = { ...event, depth: event.depth ?? 0 };
@@ -164,7 +175,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
         for (const m of evaluated.matches) this.matchesCounter.inc(m.ruleId, m.domain);
         return evaluated;
       },
-      runActions: (matches: readonly RuleMatch[]) => this.executor.execute(actionEvent, matches, { carry }),
+      runActions: (matches: readonly RuleMatch[]) => this.executor.execute(actionEvent, matches, { carry, firstRun }),
       carry,
       report: (matches: readonly RuleMatch[], outcomes: readonly ActionOutcome[]) => {
         for (const m of matches) result.matched.push({ rule_id: m.ruleId, domain: m.domain });
