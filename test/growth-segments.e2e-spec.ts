@@ -14,6 +14,13 @@ rules:
     then:
       - action: set_user_attribute
         params: { attribute: segment, value: frequent-welcomed }
+  - id: verify_on_document
+    domain: growth
+    on: transaction
+    when: payload.amount == 42
+    then:
+      - action: set_user_attribute
+        params: { attribute: kyc_verified, value: true }
 `;
 
 const SEGMENTS = [
@@ -108,6 +115,25 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth 
     expect(await names('u2')).toEqual([]);
     const history = await segmentsOf('u2', true);
     expect(history).toEqual([expect.objectContaining({ segment: 'kyc', exited_at: expect.any(String) })]);
+  });
+
+  it("enters an attribute segment in the call whose action set the attribute, reading the user as written", async () => {
+    const queries: string[] = [];
+    const original = ds.logger.logQuery.bind(ds.logger);
+    ds.logger.logQuery = (query, parameters, runner) => {
+      queries.push(query);
+      return original(query, parameters, runner);
+    };
+    try {
+      const res = await event({ id: 's-kyc', type: 'transaction', user_id: 'u-kyc', payload: { amount: 42 } });
+      expect(res.actions).toEqual([expect.objectContaining({ rule_id: 'verify_on_document', status: 'succeeded' })]);
+      expect(res.domains.growth.entered.map((c: { segment: string }) => c.segment)).toEqual(['kyc']);
+    } finally {
+      ds.logger.logQuery = original;
+    }
+    // The user was read once, by the statement that appended the event; the segment read the attributes the action wrote.
+    expect(queries.filter((q) => /FROM users/.test(q) && !/INSERT INTO (events|users)/.test(q))).toEqual([]);
+    expect(await names('u-kyc')).toEqual(['kyc']);
   });
 
   it('runs growth triggers on entry, chains segment.member, and expires a window with no event from the user', async () => {

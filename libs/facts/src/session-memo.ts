@@ -57,6 +57,11 @@ export function forgetMemo(marker: string): void {
   for (const key of memo.keys()) if (key.includes(marker)) memo.delete(key);
 }
 
+/** Remembers `value` as the settled value of `key` (what the caller just wrote); nothing outside a session. */
+export function seedMemo(key: string, value: unknown): void {
+  sessionMemo()?.set(key, { state: 'ok', value });
+}
+
 export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }

@@ -6,7 +6,7 @@ import { FactsConfig } from '../config/facts-config';
 import { EventLogService } from '../events/event-log.service';
 import { checkValue, describe } from '../schema/value-check';
 import { attributesById, userAttributesQuery } from './user-attributes.query';
-import { forgetMemo, memoised } from '../session-memo';
+import { forgetMemo, memoised, seedMemo } from '../session-memo';
 
 /** One merge of attributes into a user: values to set, and attributes to remove (never both for one name). */
 interface AttributeChange {
@@ -27,6 +27,9 @@ export const USER_ID = /^[A-Za-z0-9._:@|-]{1,128}$/;
 
 /** Where memo keys about one user carry its id, so a write can forget exactly them. */
 export const userMarker = (userId: string) => `\u0000${userId}\u0000`;
+
+/** The memo key of a user's attributes. */
+const attributesKey = (userId: string) => `user.attributes${userMarker(userId)}`;
 
 /** The columns of merged attribute changes (`rowParams`). */
 const CHANGE_ROWS = { id: 'text', set: 'json', removed: 'json' } as const;
@@ -75,8 +78,8 @@ export class UserService {
        RETURNING id, attributes, created_at, updated_at, (xmax = 0) AS created`,
       [id, JSON.stringify(clean.set)],
     );
-    forgetMemo(userMarker(id));
-    return { user: view(rows[0]), created: rows[0].created === true };
+    const user = this.written(view(rows[0]));
+    return { user, created: rows[0].created === true };
   }
 
   /**
@@ -96,8 +99,18 @@ export class UserService {
           [id, JSON.stringify(clean.set), clean.removed],
         );
     if (!rows.length) throw new NotFoundError('user', id);
-    forgetMemo(userMarker(id));
-    return view(rows[0]);
+    return this.written(view(rows[0]));
+  }
+
+  /**
+   * After a write to the user: the session forgets what it knew of them, and knows their attributes
+   * as written (a later `user.*` read in the call, such as growth's segments after an action set
+   * one, needs no statement).
+   */
+  private written(user: UserView): UserView {
+    forgetMemo(userMarker(user.id));
+    seedMemo(attributesKey(user.id), { ...user.attributes });
+    return user;
   }
 
   /**
@@ -149,7 +162,7 @@ export class UserService {
    * read them already (the event append does, in its own statement), as this session's own copy.
    */
   attributes(userId: string, loaded?: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const out = memoised(`user.attributes${userMarker(userId)}`, () => loaded ?? this.loads.submit(userId));
+    const out = memoised(attributesKey(userId), () => loaded ?? this.loads.submit(userId));
     return Promise.resolve(out as Record<string, unknown> | Promise<Record<string, unknown>>);
   }
 
