@@ -13,6 +13,15 @@ rules:
     then:
       - action: set_user_attribute
         params: { attribute: segment, value: "big_spender" }
+  - id: mark_exact_amount
+    domain: growth
+    on: [transaction]
+    when: payload.amount == 777
+    then:
+      - action: set_user_attribute
+        params: { attribute: vip, value: true }
+      - action: set_user_attribute
+        params: { attribute: country, value: null }
   - id: high_value_food
     domain: growth
     on: [transaction]
@@ -120,8 +129,9 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
       await ds.query('DROP TRIGGER refuse_outcome ON event_outcomes');
       await ds.query('DROP FUNCTION refuse_outcome()');
     }
-    // The action ran and its record stayed; the outcome and the decision, written with it, did not.
+    // The action ran and its record stayed, with its write; the outcome and the decision, written with them, did not.
     expect(await ds.query('SELECT status, attempts FROM action_log WHERE event_id = $1', [id])).toEqual([{ status: 'succeeded', attempts: 1 }]);
+    expect((await t.inject({ method: 'GET', url: '/v1/users/u-refused' })).json().attributes.segment).toBe('big_spender');
     expect(await count('SELECT count(*) AS n FROM event_outcomes WHERE event_id = $1', [id])).toBe(0);
     expect(await count('SELECT count(*) AS n FROM fraud_decisions WHERE event_id = $1', [id])).toBe(0);
 
@@ -152,6 +162,32 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     // The action ran once.
     expect((await metric(ran)) - before).toBe(1);
     expect(await ds.query('SELECT status FROM action_log WHERE event_id = $1', [id])).toEqual([{ status: 'succeeded' }]);
+  });
+
+  it("writes a first run's attribute changes with its outcome, all of one user's in order, in one statement", async () => {
+    expect((await t.inject({ method: 'PUT', url: '/v1/users/u-merge', payload: { attributes: { country: 'FR', lifetime_value: 5 } } })).statusCode).toBe(201);
+    const queries: string[] = [];
+    const original = ds.logger.logQuery.bind(ds.logger);
+    ds.logger.logQuery = (query, parameters, runner) => {
+      queries.push(query);
+      return original(query, parameters, runner);
+    };
+    let res;
+    try {
+      res = await post('/v1/events', { id: `e-merge-${mode}`, type: 'transaction', user_id: 'u-merge', payload: { amount: 777 } });
+    } finally {
+      ds.logger.logQuery = original;
+    }
+    expect(res.json().actions.map((a: { rule_id: string; status: string }) => `${a.rule_id}:${a.status}`).sort()).toEqual([
+      'mark_exact_amount:succeeded',
+      'mark_exact_amount:succeeded',
+      'tag_big_spender:succeeded',
+    ]);
+    // Three changes of one user (one a removal), merged in the statement that stored the outcome.
+    expect((await t.inject({ method: 'GET', url: '/v1/users/u-merge' })).json().attributes).toEqual({ segment: 'big_spender', vip: true, lifetime_value: 5 });
+    const userWrites = queries.filter((q) => /INSERT INTO users/.test(q));
+    expect(userWrites.length).toBeGreaterThan(0);
+    expect(userWrites.filter((q) => !/INSERT INTO event_outcomes/.test(q))).toEqual([]);
   });
 
   it("writes a new event's inline action entries once, with its outcome, and still claims on a replay", async () => {

@@ -177,7 +177,7 @@ export class ActionExecutor {
   /** Runs an inline action (claimed, or of an event's first run) and records its outcome. */
   private async runInline(event: ActionEvent, step: Prepared, options: ExecuteOptions): Promise<ActionOutcome> {
     const { match, index, key, action, base } = step;
-    const context: ActionContext = { idempotencyKey: key, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index, mode: 'inline', attempt: 1 };
+    const context: ActionContext = { idempotencyKey: key, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index, mode: 'inline', attempt: 1, carry: step.claim ? undefined : options.carry };
     try {
       const result = normalise(await action.handler.execute(match.actions[index].params as Record<string, unknown>, context));
       await this.record(step, { status: 'succeeded', result: result ?? null, attempts: 1 }, options);

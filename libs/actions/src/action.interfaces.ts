@@ -1,3 +1,4 @@
+import type { CarriedRow } from '@arbiter/platform';
 import type { TypeSpec } from '@arbiter/rules';
 
 /** How an action runs: in the call (its result is in the response) or later on the `actions` queue. */
@@ -56,6 +57,13 @@ export interface ActionContext {
   readonly mode: ActionMode;
   /** 1 for the first try; deferred actions count up on each retry. */
   readonly attempt: number;
+  /**
+   * Present for an inline action of an event's first run: a write handed here (a `CarriedRow` of
+   * the module that owns the table) is made by the statement that stores the event's outcome,
+   * together with the action's log entry, instead of by a statement of its own; if the event
+   * fails, it is written with that entry. Other calls see it once the event's outcome is stored.
+   */
+  readonly carry?: (row: CarriedRow) => void;
 }
 
 /**

@@ -57,6 +57,12 @@ export function forgetMemo(marker: string): void {
   for (const key of memo.keys()) if (key.includes(marker)) memo.delete(key);
 }
 
+/** The settled value of `key` in the session's memo, or undefined (unknown, in flight, failed, or outside a session). */
+export function settledMemo(key: string): unknown {
+  const hit = sessionMemo()?.get(key);
+  return hit?.state === 'ok' ? hit.value : undefined;
+}
+
 /** Remembers `value` as the settled value of `key` (what the caller just wrote); nothing outside a session. */
 export function seedMemo(key: string, value: unknown): void {
   sessionMemo()?.set(key, { state: 'ok', value });

@@ -13,7 +13,8 @@ export interface SetUserAttributeParams {
 /**
  * Inline: sets one attribute of the event's user (creating the user when unknown), checked
  * against the attribute schema of `facts.yaml` like any API write. `null` removes the attribute.
- * An undeclared attribute or a value of the wrong type fails with `INVALID_ATTRIBUTE`.
+ * An undeclared attribute or a value of the wrong type fails with `INVALID_ATTRIBUTE`. On an
+ * event's first run the write lands with the event's outcome (`ActionContext.carry`).
  */
 @Injectable()
 @Action({
@@ -29,8 +30,10 @@ export class SetUserAttributeAction implements ActionHandler<SetUserAttributePar
     const userId = context.event.user_id;
     const change = { [params.attribute]: params.value ?? null };
     try {
-      // One merging statement: concurrent writers of other attributes never undo each other.
-      await this.users.patch(userId, change, { createIfMissing: true });
+      // One merging statement: concurrent writers of other attributes never undo each other. On an
+      // event's first run, the statement that stores the outcome makes it, with this action's entry.
+      if (context.carry) context.carry(this.users.carriedPatch(userId, change));
+      else await this.users.patch(userId, change, { createIfMissing: true });
     } catch (err) {
       if (err instanceof ArbiterError && err.status === 400) throw new PermanentActionError('INVALID_ATTRIBUTE', err.message);
       throw err;

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Coalescer, preparedQuery, rowParams, NotFoundError, ValidationError, type FieldProblem } from '@arbiter/platform';
+import { Coalescer, preparedQuery, rowParams, NotFoundError, ValidationError, type CarriedRow, type FieldProblem, type RowKind } from '@arbiter/platform';
 import { FactsConfig } from '../config/facts-config';
 import { EventLogService } from '../events/event-log.service';
 import { checkValue, describe } from '../schema/value-check';
 import { attributesById, userAttributesQuery } from './user-attributes.query';
-import { forgetMemo, memoised, seedMemo } from '../session-memo';
+import { forgetMemo, memoised, seedMemo, settledMemo } from '../session-memo';
 
 /** One merge of attributes into a user: values to set, and attributes to remove (never both for one name). */
 interface AttributeChange {
@@ -33,6 +33,31 @@ const attributesKey = (userId: string) => `user.attributes${userMarker(userId)}`
 
 /** The columns of merged attribute changes (`rowParams`). */
 const CHANGE_ROWS = { id: 'text', set: 'json', removed: 'json' } as const;
+
+/** A JSON object without its members that are JSON null (SQL over the jsonb expression `doc`). */
+const withoutNulls = (doc: string) => `(SELECT COALESCE(jsonb_object_agg(s.k, s.v), '{}'::jsonb) FROM jsonb_each(${doc}) AS s(k, v) WHERE jsonb_typeof(s.v) <> 'null')`;
+
+/**
+ * Attribute changes carried by another statement (the event's outcome: what `set_user_attribute`
+ * does on an event's first run), as JSON merge patches (`null` removes). ON CONFLICT may touch a
+ * row once per statement, so the patches of one user are merged first, in the order they were
+ * made (`ord`): the later value of an attribute wins. Creates the user when unknown.
+ */
+const PATCHES: RowKind = {
+  name: 'users_patches',
+  recordsDone: true,
+  shape: { id: 'text', patch: 'json', ord: 'int' },
+  sql: (rows) => {
+    const members = `${rows.source} CROSS JOIN LATERAL jsonb_each(x.patch::jsonb) AS e(k, v)`;
+    const merged = 'jsonb_object_agg(e.k, e.v ORDER BY x.ord)';
+    return `INSERT INTO users AS u (id, attributes)
+     SELECT p.id, ${withoutNulls('p.patch')} FROM (SELECT x.id, ${merged} AS patch FROM ${members} GROUP BY x.id) AS p
+     ON CONFLICT (id) DO UPDATE SET attributes = ${withoutNulls(`u.attributes || (SELECT ${merged} FROM ${members} WHERE x.id = EXCLUDED.id)`)}, updated_at = now()`;
+  },
+};
+
+/** The order of carried patches in this process (a later one wins in a statement that carries both; wraps at 2^31). */
+let patchOrder = 0;
 
 /**
  * Users and their typed attributes. Every write is checked against the attribute schema of
@@ -100,6 +125,28 @@ export class UserService {
         );
     if (!rows.length) throw new NotFoundError('user', id);
     return this.written(view(rows[0]));
+  }
+
+  /**
+   * {@link patch} with `createIfMissing`, as a row for another statement to carry (the event's
+   * outcome, for an inline action of its first run): checked now like any write (a 400 naming the
+   * attribute), written when that statement runs. The session knows the user's attributes as they
+   * will be when it knew them before (the event's append read them); otherwise it forgets them.
+   */
+  carriedPatch(id: string, attributes: unknown): CarriedRow {
+    checkId(id);
+    const clean = this.validate(attributes, false);
+    const patch: Record<string, unknown> = Object.assign({}, clean.set);
+    for (const name of clean.removed) patch[name] = null;
+    const known = settledMemo(attributesKey(id)) as Record<string, unknown> | undefined;
+    forgetMemo(userMarker(id));
+    if (known) {
+      const after: Record<string, unknown> = Object.assign({}, known, clean.set);
+      for (const name of clean.removed) delete after[name];
+      seedMemo(attributesKey(id), after);
+    }
+    patchOrder = (patchOrder + 1) % 2 ** 31;
+    return { kind: PATCHES, row: { id, patch, ord: patchOrder } };
   }
 
   /**
