@@ -95,7 +95,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     try {
       return await running;
     } finally {
-      this.inFlight.delete(event.id);
+      // Only this run's entry: a later delivery may already hold the id again.
+      if (this.inFlight.get(event.id) === running) this.inFlight.delete(event.id);
     }
   }
 
