@@ -139,12 +139,12 @@ export class UserService {
     const patch: Record<string, unknown> = Object.assign({}, clean.set);
     for (const name of clean.removed) patch[name] = null;
     const known = settledMemo(attributesKey(id)) as Record<string, unknown> | undefined;
-    forgetMemo(userMarker(id));
+    let after: Record<string, unknown> | undefined;
     if (known) {
-      const after: Record<string, unknown> = Object.assign({}, known, clean.set);
+      after = Object.assign({}, known, clean.set);
       for (const name of clean.removed) delete after[name];
-      seedMemo(attributesKey(id), after);
     }
+    this.remember(id, after);
     patchOrder = (patchOrder + 1) % 2 ** 31;
     return { kind: PATCHES, row: { id, patch, ord: patchOrder } };
   }
@@ -155,9 +155,14 @@ export class UserService {
    * one, needs no statement).
    */
   private written(user: UserView): UserView {
-    forgetMemo(userMarker(user.id));
-    seedMemo(attributesKey(user.id), { ...user.attributes });
+    this.remember(user.id, { ...user.attributes });
     return user;
+  }
+
+  /** The session forgets what it knew of the user, and knows `attributes` as theirs when given. */
+  private remember(id: string, attributes: Record<string, unknown> | undefined): void {
+    forgetMemo(userMarker(id));
+    if (attributes) seedMemo(attributesKey(id), attributes);
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { byKind } from './carried-rows';
 import { preparedQuery } from './prepared-query';
 
 /**
@@ -49,17 +50,11 @@ export function carriedReads(
   reads: readonly CarriedRead[],
   firstParam: number,
 ): { selects: { tag: string; sql: string }[]; values: unknown[]; name: string; deliver(rows: readonly { tag: string; i: number; doc: unknown }[]): void } {
-  const byKind = new Map<string, { kind: ReadKind; reads: CarriedRead[] }>();
-  for (const r of reads) {
-    const group = byKind.get(r.kind.name);
-    if (group) group.reads.push(r);
-    else byKind.set(r.kind.name, { kind: r.kind, reads: [r] });
-  }
-  const groups = [...byKind.values()].sort((a, b) => (a.kind.name < b.kind.name ? -1 : 1));
+  const groups = byKind(reads);
   const selects: { tag: string; sql: string }[] = [];
   const values: unknown[] = [];
   for (const [n, g] of groups.entries()) {
-    const { text, values: own } = g.kind.query(g.reads.map((r) => r.ask), firstParam + values.length);
+    const { text, values: own } = g.kind.query(g.items.map((r) => r.ask), firstParam + values.length);
     selects.push({ tag: `r${n}`, sql: text });
     values.push(...own);
   }
@@ -73,12 +68,12 @@ export function carriedReads(
       groups.forEach((g, n) => {
         let answers: unknown[];
         try {
-          answers = g.kind.answer(g.reads.map((r) => r.ask), parts.get(`r${n}`)!);
+          answers = g.kind.answer(g.items.map((r) => r.ask), parts.get(`r${n}`)!);
         } catch (error) {
-          for (const r of g.reads) r.settle({ ok: false, error });
+          for (const r of g.items) r.settle({ ok: false, error });
           return;
         }
-        g.reads.forEach((r, i) => r.settle({ ok: true, value: answers[i] }));
+        g.items.forEach((r, i) => r.settle({ ok: true, value: answers[i] }));
       });
     },
   };

@@ -35,22 +35,30 @@ export interface CarriedRow {
  * the clause ('' for no rows), the extra parameters, and a name for the combination of kinds.
  */
 export function carriedClauses(rows: readonly CarriedRow[], firstParam: number): { clause: string; values: unknown[]; name: string } {
-  const byKind = new Map<string, { kind: RowKind; rows: Record<string, unknown>[] }>();
-  for (const r of rows) {
-    const group = byKind.get(r.kind.name);
-    if (group) group.rows.push(r.row);
-    else byKind.set(r.kind.name, { kind: r.kind, rows: [r.row] });
-  }
-  const groups = [...byKind.values()].sort((a, b) => (a.kind.name < b.kind.name ? -1 : 1));
+  const groups = byKind(rows);
   if (!groups.length) return { clause: '', values: [], name: '' };
   const clauses: string[] = [];
   const values: unknown[] = [];
   for (const [i, g] of groups.entries()) {
-    const params = rowParams(g.kind.shape, g.rows, firstParam + values.length);
+    const params = rowParams(g.kind.shape, g.items.map((r) => r.row), firstParam + values.length);
     clauses.push(`carried_${i} AS (${g.kind.sql(params)})`);
     values.push(...params.values);
   }
   return { clause: `WITH ${clauses.join(', ')} `, values, name: groups.map((g) => g.kind.name).join('+') };
+}
+
+/**
+ * Carried items (rows, reads) grouped by their kind, the groups in name order and the items in
+ * theirs: a statement that carries them writes one clause per kind, in an order its name can tell.
+ */
+export function byKind<T extends { kind: { readonly name: string } }>(items: readonly T[]): { kind: T['kind']; items: T[] }[] {
+  const groups = new Map<string, { kind: T['kind']; items: T[] }>();
+  for (const item of items) {
+    const group = groups.get(item.kind.name);
+    if (group) group.items.push(item);
+    else groups.set(item.kind.name, { kind: item.kind, items: [item] });
+  }
+  return [...groups.values()].sort((a, b) => (a.kind.name < b.kind.name ? -1 : 1));
 }
 
 /** Writes the carried rows that record something done ({@link RowKind.recordsDone}) on their own: their carrier will not run. */
