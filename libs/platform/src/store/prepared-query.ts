@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 
 export interface NamedQueryPool {
@@ -45,11 +46,27 @@ export async function preparedQuery<R = Record<string, unknown>>(dataSource: Dat
   // TypeORM's logger sees these statements as it sees its own (query logging, tests counting queries).
   dataSource.logger.logQuery(text, values as unknown[]);
   try {
-    return (await pool.query({ name, text, values })).rows as R[];
+    return (await pool.query({ name: serverName(name), text, values })).rows as R[];
   } catch (err) {
     dataSource.logger.logQueryError(err as Error, text, values as unknown[]);
     throw err;
   }
+}
+
+/** PostgreSQL keeps the first 63 bytes of a statement's name. */
+const MAX_NAME = 63;
+const shortNames = new Map<string, string>();
+
+/**
+ * The name a statement is prepared under: `name` itself when PostgreSQL keeps all of it, otherwise
+ * its start and a hash of the whole. Cut to 63 bytes by the server, two long names with the same
+ * start (statements carrying different kinds of rows) would be one name for two texts.
+ */
+export function serverName(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_NAME) return name;
+  let short = shortNames.get(name);
+  if (!short) shortNames.set(name, (short = `${name.slice(0, 40)}#${createHash('sha256').update(name).digest('hex').slice(0, 16)}`));
+  return short;
 }
 
 /** How one column of a multi-row statement's rows travels (see {@link rowParams}). */
