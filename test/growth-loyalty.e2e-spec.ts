@@ -56,6 +56,41 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth 
     expect(ledger.items[0]).toMatchObject({ amount: 75, source_event_id: 'food-1', rule_id: 'high_value_food', idempotency_key: 'food-1/high_value_food/0', expires_at: null, live: true });
   });
 
+  it("writes a new event's awards with its outcome, under the entry ids it answers with; a replay finds them", async () => {
+    const queries: string[] = [];
+    const original = ds.logger.logQuery.bind(ds.logger);
+    ds.logger.logQuery = (query, parameters, runner) => {
+      queries.push(query);
+      return original(query, parameters, runner);
+    };
+    const ids = [`carry-1-${mode}`, `carry-2-${mode}`];
+    let answers;
+    try {
+      answers = await Promise.all(ids.map((id, i) => post('/v1/events', { id, type: 'transaction', user_id: 'grace', payload: { amount: 1100 * (i + 1), category: 'food' } })));
+    } finally {
+      ds.logger.logQuery = original;
+    }
+    const awards = answers.map((a) => a.json().actions.find((x: { action: string }) => x.action === 'reward_points'));
+    expect(awards.map((a) => a.result.points)).toEqual([55, 110]);
+    // The ledger holds each entry under the id its event answered with.
+    const ledger = await entries('grace');
+    expect(ledger.total).toBe(2);
+    expect(ids.map((id) => ledger.items.find((e: { source_event_id: string }) => e.source_event_id === id).id)).toEqual(awards.map((a) => a.result.entry_id));
+    expect(await balance('grace')).toBe(165);
+    // Written only by the statements that stored the outcomes.
+    const writes = queries.filter((q) => /INSERT INTO growth_points_entries/.test(q));
+    expect(writes.length).toBeGreaterThan(0);
+    expect(writes.filter((q) => !/INSERT INTO event_outcomes/.test(q))).toEqual([]);
+
+    // A replay of the first (stored, never finished: its outcome is gone) awards nothing more and names the same entry.
+    await ds.query('DELETE FROM event_outcomes WHERE event_id = $1', [ids[0]]);
+    await ds.query('DELETE FROM action_log WHERE event_id = $1', [ids[0]]);
+    const replay = (await post('/v1/events', { id: ids[0], type: 'transaction', user_id: 'grace', payload: { amount: 1100, category: 'food' } })).json();
+    expect(replay.duplicate).toBe(false);
+    expect(replay.actions.find((x: { action: string }) => x.action === 'reward_points').result).toMatchObject({ entry_id: awards[0].result.entry_id, replayed: true });
+    expect(await balance('grace')).toBe(165);
+  });
+
   it('does not award below the threshold or outside food', async () => {
     for (const [id, payload] of [['food-edge', { amount: 1000, category: 'food' }], ['tv', { amount: 5000, category: 'electronics' }]] as const) {
       const res = await post('/v1/events', { id, type: 'transaction', user_id: 'bob', payload });

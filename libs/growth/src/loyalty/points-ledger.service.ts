@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Coalescer, preparedQuery } from '@arbiter/platform';
+import { Coalescer, preparedQuery, type CarriedRow, type RowKind } from '@arbiter/platform';
 
 /** A ledger entry as the API shows it. */
 export interface PointsEntry {
@@ -33,6 +33,24 @@ export interface NewAward {
 const COLUMNS = 'id, user_id, amount, reason, source_event_id, rule_id, idempotency_key, reverses_entry_id, expires_at, created_at';
 
 /**
+ * Awards carried by another statement (the event's outcome: what `reward_points` does on an event's
+ * first run), each with an id drawn ahead. A key already in the ledger keeps its entry (ON CONFLICT
+ * DO NOTHING), as for {@link PointsLedgerService.award}. Written with the action's record if the
+ * event fails, as that record says the points were awarded.
+ */
+const AWARDS: RowKind = {
+  name: 'points_awards',
+  recordsDone: true,
+  shape: { id: 'text', user_id: 'text', amount: 'text', reason: 'text', src: 'text', rule: 'text', k: 'text', exp: 'timestamptz' },
+  sql: (rows) => `INSERT INTO growth_points_entries (id, user_id, amount, reason, source_event_id, rule_id, idempotency_key, expires_at)
+     SELECT x.id::bigint, x.user_id, x.amount::numeric, x.reason, x.src, x.rule, x.k, x.exp FROM ${rows.source}
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+};
+
+/** How many entry ids a process draws from the table's sequence at once, for carried awards. */
+const ID_BLOCK = 32;
+
+/**
  * The points ledger: append-only entries per user, each under a unique idempotency key. An award
  * or a reversal is one `INSERT ... ON CONFLICT DO NOTHING`, so a replayed event (sync, batch, a
  * retried job, two processes at once) writes at most once and the caller learns it was a replay.
@@ -43,11 +61,42 @@ export class PointsLedgerService {
   /** Awards of concurrent events are written by one statement (one round trip, one commit). */
   private readonly awards = new Coalescer<NewAward, { entry: PointsEntry; created: boolean }>((as) => this.awardMany(as));
 
+  /** Entry ids drawn ahead for carried awards, used in order from `next`. */
+  private ids: { drawn: string[]; next: number } = { drawn: [], next: 0 };
+  private drawing?: Promise<void>;
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Writes the award unless its key is already in the ledger; returns the entry either way. */
   award(a: NewAward): Promise<{ entry: PointsEntry; created: boolean }> {
     return this.awards.submit(a);
+  }
+
+  /**
+   * The award as a row for another statement to carry (an event's first run, where nothing can
+   * have written its key before), and the id its entry will have. Ids come from the table's
+   * sequence, drawn {@link ID_BLOCK} at a time: they are unique, and increase in the order each
+   * process uses them, but entries written by two processes at once may interleave.
+   */
+  async carriedAward(a: NewAward): Promise<{ row: CarriedRow; id: string }> {
+    const id = await this.nextId();
+    const row = { id, user_id: a.userId, amount: String(a.amount), reason: a.reason ?? null, src: a.sourceEventId, rule: a.ruleId ?? null, k: a.idempotencyKey, exp: a.expiresAt ? a.expiresAt.toISOString() : null };
+    return { row: { kind: AWARDS, row }, id };
+  }
+
+  private async nextId(): Promise<string> {
+    while (this.ids.next >= this.ids.drawn.length) {
+      this.drawing ??= preparedQuery<{ id: string }>(
+        this.dataSource,
+        'arbiter_points_ids',
+        `SELECT nextval(pg_get_serial_sequence('growth_points_entries', 'id'))::text AS id FROM generate_series(1, ${ID_BLOCK})`,
+        [],
+      )
+        .then((rows) => void (this.ids = { drawn: rows.map((r) => r.id), next: 0 }))
+        .finally(() => (this.drawing = undefined));
+      await this.drawing;
+    }
+    return this.ids.drawn[this.ids.next++];
   }
 
   private async awardMany(as: NewAward[]): Promise<{ entry: PointsEntry; created: boolean }[]> {

@@ -34,6 +34,8 @@ const DAY = 86_400_000;
  * gives the amount (rounded to 2 decimals, must be > 0); `reason` is free text; `expiry_days`
  * makes the entry stop counting that many days after the award. The ledger entry's idempotency
  * key is the action's (`<event>/<rule>/<index>`), unique in the ledger: a replay never awards twice.
+ * On an event's first run the entry is written with the event's outcome (`ActionContext.carry`),
+ * under an id drawn ahead, which the result reports.
  */
 @Injectable()
 @Action({
@@ -57,15 +59,14 @@ export class RewardPointsAction implements ActionHandler<RewardPointsParams, Rew
       if (!Number.isFinite(params.expiry_days) || params.expiry_days <= 0) throw new PermanentActionError('INVALID_POINTS', `expiry_days must be a positive number, got ${params.expiry_days}`);
       expiresAt = new Date(Date.now() + params.expiry_days * DAY);
     }
-    const { entry, created } = await this.ledger.award({
-      userId: context.event.user_id,
-      amount,
-      reason: params.reason ?? null,
-      sourceEventId: context.event.id,
-      ruleId: context.ruleId,
-      idempotencyKey: context.idempotencyKey,
-      expiresAt,
-    });
+    const award = { userId: context.event.user_id, amount, reason: params.reason ?? null, sourceEventId: context.event.id, ruleId: context.ruleId, idempotencyKey: context.idempotencyKey, expiresAt };
+    if (context.carry) {
+      // An event's first run: the entry is written by the statement that stores the outcome.
+      const { row, id } = await this.ledger.carriedAward(award);
+      context.carry(row);
+      return { user_id: award.userId, points: amount, reason: award.reason, entry_id: id, expires_at: expiresAt ? expiresAt.toISOString() : null, replayed: false };
+    }
+    const { entry, created } = await this.ledger.award(award);
     return { user_id: entry.user_id, points: entry.amount, reason: entry.reason, entry_id: entry.id, expires_at: entry.expires_at, replayed: !created };
   }
 }
