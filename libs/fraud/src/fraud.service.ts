@@ -1,6 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { counter, type CarriedRead, type CarriedRow } from '@arbiter/platform';
+import { counter, timeOrderedId, type CarriedRead, type CarriedRow } from '@arbiter/platform';
 import { ruleMatches } from '@arbiter/ingestion';
 import { FactFailedError, FactsService, type EvaluationInputs } from '@arbiter/facts';
 import { RuleSetService } from '@arbiter/ruleset';
@@ -109,7 +108,7 @@ export class FraudService implements OnApplicationBootstrap {
     const decision: FraudDecision = { outcome: decided.outcome, score: decided.score, reasons: decided.reasons, matched: decided.matched, facts: read, check: options.check === true };
     let carry: CarriedRow | undefined;
     if (options.store) {
-      const row = { id: randomUUID(), eventId: event.id, eventType: event.type, userId: event.user_id, isCheck: options.check === true, score: decision.score, outcome: decision.outcome, matched: decision.matched, reasons: decision.reasons, facts: read, event };
+      const row = { id: timeOrderedId(), eventId: event.id, eventType: event.type, userId: event.user_id, isCheck: options.check === true, score: decision.score, outcome: decision.outcome, matched: decision.matched, reasons: decision.reasons, facts: read, event };
       if (options.carryStore && !options.check) {
         carry = this.decisions.carried(row);
         decision.decision_id = row.id;

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import type { FieldProblem } from '@arbiter/platform';
+import { timeOrderedId, type FieldProblem } from '@arbiter/platform';
 import type { IncomingEvent } from './event.schema';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -22,7 +21,7 @@ export function normalizeEvent(body: Record<string, unknown>, sessionHeader?: st
     };
   }
   return {
-    id: typeof body.id === 'string' ? body.id : randomUUID(),
+    id: typeof body.id === 'string' ? body.id : timeOrderedId(),
     type: String(body.type),
     user_id: String(body.user_id),
     source: typeof body.source === 'string' && body.source ? body.source : 'api',

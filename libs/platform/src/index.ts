@@ -16,4 +16,5 @@ export * from './store/prepared-query';
 export * from './store/carried-rows';
 export * from './store/carried-reads';
 export * from './store/json-columns';
+export * from './store/time-ordered-id';
 export { runProcess } from './process/run-process';

@@ -1,8 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import type { Job, Queue } from 'bullmq';
-import { randomUUID } from 'node:crypto';
-import { AppConfig, gauge, NotFoundError, QueueService, ReadinessRegistry, TooManyRequestsError } from '@arbiter/platform';
+import { AppConfig, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError } from '@arbiter/platform';
 import { runInJobSession } from '@arbiter/session';
 import type { IncomingEvent } from '../event.schema';
 import { eventJobs } from '../ingestion.metrics';
@@ -108,7 +107,7 @@ export class EventQueue implements OnApplicationBootstrap {
       const retryAfter = Math.min(60, Math.max(1, Math.ceil((waiting + events.length - this.config.queueMaxDepth) / throughput)));
       throw new TooManyRequestsError(`the event queue is full (${waiting} waiting, limit ${this.config.queueMaxDepth}); retry later`, retryAfter);
     }
-    const batchId = randomUUID();
+    const batchId = timeOrderedId();
     // The batch row first: a worker may finish an event before addBulk even returns.
     await this.outcomes.createBatch(batchId, events.map((e) => e.id));
     const queue = await this.queue();

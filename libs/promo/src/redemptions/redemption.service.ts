@@ -1,9 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { ActionExecutor, ActionRegistry } from '@arbiter/actions';
-import { NotFoundError, ValidationError } from '@arbiter/platform';
+import { NotFoundError, timeOrderedId, ValidationError } from '@arbiter/platform';
 import { CampaignRepository, isUuid, sqlRows } from '../campaigns/campaign.repository';
 import { refusalReasons } from '../engine/evaluation.view';
 import { limitReasons, PromoEngine, type Evaluation, type Reason } from '../engine/promo.engine';
@@ -128,7 +128,7 @@ export class RedemptionService {
       await m.query(
         `INSERT INTO promo_redemptions (id, user_id, order_id, order_amount_minor, currency, code, campaign_ids, discount_minor, points, lines, status, idempotency_key)
          VALUES ($1, $2, $3, $4, $5, $6, $7::uuid[], $8, $9, $10::jsonb, 'redeemed', $11) RETURNING *`,
-        [randomUUID(), e.request.userId, e.request.order.id ?? null, e.request.order.amountMinor, e.request.order.currency, code?.code ?? null, ids, e.best.discountMinor, points, JSON.stringify(redemptionLines), key],
+        [timeOrderedId(), e.request.userId, e.request.order.id ?? null, e.request.order.amountMinor, e.request.order.currency, code?.code ?? null, ids, e.best.discountMinor, points, JSON.stringify(redemptionLines), key],
       ),
     );
     const view = redemptionView(toRedemption(rows[0]));
