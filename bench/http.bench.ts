@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { BENCH_REDIS_URL, benchConfigDir, dropQueueKeys, fmt, freePort, freshDatabase, load, paced, start, table, waitFor, type LoadResult } from './support';
+import { BENCH_REDIS_URL, benchConfigDir, dropQueueKeys, fmt, freePort, freshDatabase, load, paced, start, table, waitFor, withCheckpointer, type LoadResult } from './support';
 
 /**
  * HTTP: `POST /v1/events` on the real service (the shipped example rules plus 100 generated rules
@@ -84,7 +84,12 @@ export async function startBenchApi(main: string, env: Record<string, string> = 
 export async function runHttpBench({ quick }: { quick: boolean }): Promise<string> {
   const seconds = quick ? 3 : 15;
   const dist = join(__dirname, '..');
-  const rows: { name: string; r: LoadResult }[] = [];
+  const rows: { name: string; r: LoadResult; checkpointBuffers: number }[] = [];
+  const run = async (name: string, work: () => Promise<LoadResult>) => {
+    const { result, checkpointBuffers } = await withCheckpointer(work);
+    rows.push({ name, r: result, checkpointBuffers });
+    return result;
+  };
 
   const echoPort = await freePort();
   const echoDb = await freshDatabase();
@@ -92,9 +97,9 @@ export async function runHttpBench({ quick }: { quick: boolean }): Promise<strin
   try {
     await waitFor(`http://127.0.0.1:${echoPort}/readyz`, echo);
     await load(`http://127.0.0.1:${echoPort}/echo`, { body: transaction, seconds: 2 });
-    rows.push({ name: 'bare Nest 12 + Fastify, parse and echo', r: await load(`http://127.0.0.1:${echoPort}/echo`, { body: transaction, seconds }) });
+    await run('bare Nest 12 + Fastify, parse and echo', () => load(`http://127.0.0.1:${echoPort}/echo`, { body: transaction, seconds }));
     await load(`http://127.0.0.1:${echoPort}/stored`, { body: transaction, seconds: 2 });
-    rows.push({ name: 'the same echo after one durable insert of the body (grouped, committed)', r: await load(`http://127.0.0.1:${echoPort}/stored`, { body: transaction, seconds }) });
+    await run('the same echo after one durable insert of the body (grouped, committed)', () => load(`http://127.0.0.1:${echoPort}/stored`, { body: transaction, seconds }));
   } finally {
     await echo.stop();
     await echoDb.drop();
@@ -103,21 +108,20 @@ export async function runHttpBench({ quick }: { quick: boolean }): Promise<strin
   const { url, headers, stop } = await startBenchApi(join(dist, 'apps/api/src/main.js'));
   try {
     await load(url, { body: transaction, seconds: 3, headers });
-    const max = await load(url, { body: transaction, seconds, headers });
-    rows.push({ name: 'Arbiter `POST /v1/events`, 100 connections', r: max });
+    const max = await run('Arbiter `POST /v1/events`, 100 connections', () => load(url, { body: transaction, seconds, headers }));
     const half = Math.max(1, Math.floor(max.requestsPerSec / 2));
-    rows.push({ name: `Arbiter \`POST /v1/events\` at half that rate (${fmt(half)} req/s), steady pacing`, r: await paced(url, { body: transaction, seconds, headers, rate: half }) });
-    rows.push({ name: `Arbiter \`POST /v1/events\` at half that rate, autocannon's per-second budget (bursts)`, r: await load(url, { body: transaction, seconds, headers, rate: half }) });
+    await run(`Arbiter \`POST /v1/events\` at half that rate (${fmt(half)} req/s), steady pacing`, () => paced(url, { body: transaction, seconds, headers, rate: half }));
+    await run(`Arbiter \`POST /v1/events\` at half that rate, autocannon's per-second budget (bursts)`, () => load(url, { body: transaction, seconds, headers, rate: half }));
   } finally {
     await stop();
   }
 
   const base = rows[0].r.requestsPerSec;
   const out = table(
-    ['Endpoint', 'req/s', 'vs bare', 'p50 ms', 'p99 ms', 'non-2xx', 'errors'],
-    rows.map(({ name, r }) => [name, fmt(r.requestsPerSec), `${fmt((100 * r.requestsPerSec) / base)}%`, fmt(r.p50, 1), fmt(r.p99, 1), r.non2xx, r.errors]),
+    ['Endpoint', 'req/s', 'vs bare', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'checkpoint'],
+    rows.map(({ name, r, checkpointBuffers }) => [name, fmt(r.requestsPerSec), `${fmt((100 * r.requestsPerSec) / base)}%`, fmt(r.p50, 1), fmt(r.p99, 1), r.non2xx, r.errors, checkpointBuffers ? `${fmt(checkpointBuffers)} buffers` : 'none']),
   );
-  const note = `Each event is a \`transaction\` with a fresh id (nothing answered from the idempotency store), evaluated against ${100} generated rules plus the shipped examples; the service runs on PostgreSQL + Redis as in production, on the same 2 cores as autocannon. Targets: at least 60% of the bare endpoint's throughput; p99 under 20 ms at half load. The second row is the floor of a durable service: the echo stores each body first, as one row (primary key only) inserted by one statement for all the requests of an event-loop turn (the service's Coalescer) and committed before the answer. The steady half-load run sends its requests at even intervals (open loop, latency counted from when each request was due); autocannon's rate cap sends each connection's share for a second as one burst at the start of that second, so its p99 measures bursts of full load.`;
+  const note = `Each event is a \`transaction\` with a fresh id (nothing answered from the idempotency store), evaluated against ${100} generated rules plus the shipped examples; the service runs on PostgreSQL + Redis as in production, on the same 2 cores as autocannon. Targets: at least 60% of the bare endpoint's throughput; p99 under 20 ms at half load. The second row is the floor of a durable service: the echo stores each body first, as one row (primary key only) inserted by one statement for all the requests of an event-loop turn (the service's Coalescer) and committed before the answer. The steady half-load run sends its requests at even intervals (open loop, latency counted from when each request was due); autocannon's rate cap sends each connection's share for a second as one burst at the start of that second, so its p99 measures bursts of full load. \`checkpoint\`: the buffers PostgreSQL's checkpointer wrote during the row's run (none: no checkpoint overlapped it); after a checkpoint begins, the first change of each page writes the whole page to the WAL, and commits, hence the tail, slow down.`;
   console.log(out);
   return `${out}\n\n${note}\n`;
 }

@@ -166,8 +166,30 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * Runs `work` and tells how many buffers PostgreSQL's checkpointer wrote meanwhile (the whole
+ * server's, from `pg_stat_bgwriter`): more than none means a checkpoint overlapped the run, and
+ * with it the full-page images each first change of a page writes to the WAL after a checkpoint
+ * begins, which lengthen commits and the latency tail (docs/benchmarks.md).
+ */
+export async function withCheckpointer<T>(work: () => Promise<T>): Promise<{ result: T; checkpointBuffers: number }> {
+  const { Client } = await import('pg');
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    const written = async () => Number((await admin.query('SELECT buffers_checkpoint::bigint AS n FROM pg_stat_bgwriter')).rows[0].n);
+    const before = await written();
+    const result = await work();
+    return { result, checkpointBuffers: (await written()) - before };
+  } finally {
+    await admin.end();
+  }
+}
+
 /** A fresh database on the local PostgreSQL for one benchmark run (dropped by `drop`). */
-export async function freshDatabase(adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test') {
+export async function freshDatabase(adminUrl = ADMIN_URL) {
   const { Client } = await import('pg');
   const name = `arbiter_bench_${Date.now().toString(36)}`;
   const admin = new Client({ connectionString: adminUrl });
