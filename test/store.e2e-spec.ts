@@ -139,6 +139,10 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
         // The server-side pool's settings, as a connection of it has them.
         const settings = Object.entries(STATEMENT_SETTINGS).map(([name, value]) => `SET ${name} = ${value}`).join('; ');
         expect((await preparedQuery<{ plan_cache_mode: string }>(ds, 'test_plan_mode', 'SELECT current_setting($1) AS plan_cache_mode', ['plan_cache_mode']))[0].plan_cache_mode).toBe('force_generic_plan');
+        // Statements that defer their commit's flush (the append) run where commits do not wait for the disk; the rest wait.
+        const commit = async (deferFlush: boolean) => (await preparedQuery<{ v: string }>(ds, 'test_commit_mode', 'SELECT current_setting($1) AS v', ['synchronous_commit'], { deferFlush }))[0].v;
+        expect([await commit(true), await commit(false)]).toEqual(['off', 'on']);
+        expect((await preparedQuery<{ v: string }>(ds, 'test_plan_mode_deferred', 'SELECT current_setting($1) AS v', ['plan_cache_mode'], { deferFlush: true }))[0].v).toBe('force_generic_plan');
         await statements.query(settings);
         const hot = [...seen].filter(([query]) => !/scratch|current_setting/.test(query));
         const plans = new Map<string, string>();

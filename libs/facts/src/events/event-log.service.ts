@@ -24,9 +24,25 @@ interface Appended {
 /** One append as the group insert takes it. */
 interface AppendItem {
   event: NewEvent;
+  deferFlush: boolean;
   withUser: boolean;
   windows: readonly WindowQuery[];
   reads: readonly CarriedRead[];
+}
+
+export interface AppendOptions {
+  /** Also read the attributes of the event's user (outside a transaction). */
+  withUser?: boolean;
+  /** Also compute these event-log windows, counting this event. */
+  windows?: readonly WindowQuery[];
+  /** Also run these early reads (outside a transaction). */
+  reads?: readonly CarriedRead[];
+  /**
+   * The caller commits another statement synchronously before it acknowledges the event (the
+   * pipeline stores the outcome), so the append's commit need not wait for the disk: see
+   * `PreparedQueryOptions.deferFlush`.
+   */
+  deferFlush?: boolean;
 }
 
 /** What {@link EventLogService.append} answers. */
@@ -114,7 +130,7 @@ export class EventLogService {
    * pipeline's stages ask their early reads this way (fraud's overrides). A failed append settles
    * them with its error.
    */
-  append(event: NewEvent, manager?: EntityManager, options: { withUser?: boolean; windows?: readonly WindowQuery[]; reads?: readonly CarriedRead[] } = {}): Promise<AppendResult> {
+  append(event: NewEvent, manager?: EntityManager, options: AppendOptions = {}): Promise<AppendResult> {
     const reads = options.reads ?? [];
     return this.appendNow(event, manager, options, reads).catch((error: unknown) => {
       // Reads the statement answered stay answered: a promise settles once.
@@ -123,14 +139,14 @@ export class EventLogService {
     });
   }
 
-  private async appendNow(event: NewEvent, manager: EntityManager | undefined, options: { withUser?: boolean; windows?: readonly WindowQuery[] }, reads: readonly CarriedRead[]): Promise<AppendResult> {
+  private async appendNow(event: NewEvent, manager: EntityManager | undefined, options: AppendOptions, reads: readonly CarriedRead[]): Promise<AppendResult> {
     const occurred = event.occurred_at === undefined ? new Date() : new Date(event.occurred_at);
     if (Number.isNaN(occurred.getTime())) throw new TypeError(`event ${event.id}: occurred_at is not a valid timestamp`);
     if (!manager) {
       // Outside a caller's transaction: join the next group insert.
       // One object literal, not `{...event, occurred_at}`: V8 promoted such spread copies to its old generation (docs/benchmarks.md).
       const stamped: NewEvent = { id: event.id, user_id: event.user_id, type: event.type, source: event.source, occurred_at: occurred.toISOString(), payload: event.payload };
-      const { receivedAt, user, windows } = await this.appends.submit({ event: stamped, withUser: options.withUser === true, windows: options.windows ?? [], reads });
+      const { receivedAt, user, windows } = await this.appends.submit({ event: stamped, deferFlush: options.deferFlush === true, withUser: options.withUser === true, windows: options.windows ?? [], reads });
       if (receivedAt) return { inserted: true, event: storedFrom(stamped, receivedAt), user, windows };
       return { inserted: false, event: (await this.find(event.id))!, user, windows };
     }
@@ -187,6 +203,8 @@ export class EventLogService {
        UNION ALL
        SELECT '${r.tag}', r.i::text, NULL, r.doc::jsonb, NULL FROM (${r.sql}) AS r(i, doc)`).join('')}`,
       [...appended.values, [...new Set(items.filter((i) => i.withUser).map((i) => i.event.user_id))], ...windowsValues, ...reads.values],
+      // The group waits for the disk only when one of its callers will not commit after it.
+      { deferFlush: items.every((i) => i.deferFlush) },
     );
     reads.deliver(rows.filter((r) => r.k[0] === 'r').map((r) => ({ tag: r.k, i: Number(r.id), doc: r.attributes })));
     const inserted = new Map<string, string>();

@@ -120,7 +120,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     const prefetch = this.facts.prefetch(ruleSet.factCalls(event.type), event.user_id);
     const stages = this.stagesFor(ruleSet);
     const reads = stages.flatMap((stage) => this.prepare(stage, event, ruleSet));
-    const { inserted, user, windows } = await this.eventLog.append(event, undefined, { withUser: true, windows: prefetch.windows, reads });
+    const { inserted, user, windows } = await this.eventLog.append(event, undefined, { withUser: true, windows: prefetch.windows, reads, deferFlush: true });
     prefetch.seed(windows);
     if (!inserted) {
       const prior = await this.outcomes.find(event.id);

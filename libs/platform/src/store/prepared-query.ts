@@ -24,11 +24,25 @@ export const STATEMENT_SETTINGS: Readonly<Record<string, string>> = {
   enable_material: 'off',
 };
 
-const statementPools = new WeakMap<DataSource, NamedQueryPool>();
+const statementPools = new WeakMap<DataSource, { pool: NamedQueryPool; deferred?: NamedQueryPool }>();
 
-/** Runs `dataSource`'s {@link preparedQuery} statements on `pool` (StoreModule, on a PostgreSQL server). */
-export function useStatementPool(dataSource: DataSource, pool: NamedQueryPool): void {
-  statementPools.set(dataSource, pool);
+/**
+ * Runs `dataSource`'s {@link preparedQuery} statements on `pool` (StoreModule, on a PostgreSQL
+ * server), and those that may defer their commit's flush on `deferred`, whose connections have
+ * `synchronous_commit = off`.
+ */
+export function useStatementPool(dataSource: DataSource, pool: NamedQueryPool, deferred?: NamedQueryPool): void {
+  statementPools.set(dataSource, { pool, deferred });
+}
+
+export interface PreparedQueryOptions {
+  /**
+   * The statement's commit need not wait for the WAL to reach the disk: the caller commits another
+   * statement synchronously before anything that depends on this one is acknowledged. PostgreSQL
+   * writes the WAL in order, so that later commit makes this one durable too; a crash before it
+   * may lose this one, which nobody was then told of. Ignored on the embedded store.
+   */
+  deferFlush?: boolean;
 }
 
 /**
@@ -40,9 +54,10 @@ export function useStatementPool(dataSource: DataSource, pool: NamedQueryPool): 
  * this one `text` (PostgreSQL refuses one name for two texts), and the statement must find its rows
  * through indexes from its parameters. TypeORM's logger is told of each statement, as for its own.
  */
-export async function preparedQuery<R = Record<string, unknown>>(dataSource: DataSource, name: string, text: string, values: readonly unknown[]): Promise<R[]> {
+export async function preparedQuery<R = Record<string, unknown>>(dataSource: DataSource, name: string, text: string, values: readonly unknown[], options?: PreparedQueryOptions): Promise<R[]> {
+  const pools = statementPools.get(dataSource);
   // The embedded store puts its pool under TypeORM (StoreModule), whose Postgres driver keeps it as `master`.
-  const pool = statementPools.get(dataSource) ?? (dataSource.driver as unknown as { master: NamedQueryPool }).master;
+  const pool = pools ? (options?.deferFlush && pools.deferred) || pools.pool : (dataSource.driver as unknown as { master: NamedQueryPool }).master;
   // TypeORM's logger sees these statements as it sees its own (query logging, tests counting queries).
   dataSource.logger.logQuery(text, values as unknown[]);
   try {

@@ -9,6 +9,8 @@ import { STATEMENT_SETTINGS, useStatementPool } from './prepared-query';
 /** Connections per process on a PostgreSQL server: TypeORM's pool, and the hot path's statements' (preparedQuery). */
 const ORM_POOL_SIZE = 12;
 const STATEMENT_POOL_SIZE = 8;
+/** Of those, the connections for statements that defer their commit's flush (the event append; one runs at a time). */
+const DEFERRED_POOL_SIZE = 2;
 
 /** Arbitrary but fixed: the advisory lock that lets one process at a time run migrations. */
 const MIGRATION_LOCK = 0x4152_4254; // "ARBT"
@@ -55,7 +57,7 @@ export class StoreModule {
             const dataSource = await new DataSource(opts!).initialize();
             await runMigrations(dataSource);
             const url = (opts as { url?: string }).url;
-            if (url) closeWith(dataSource, statementPool(url));
+            if (url) closeWith(dataSource, statementPool(url, STATEMENT_POOL_SIZE - DEFERRED_POOL_SIZE), statementPool(url, DEFERRED_POOL_SIZE, { synchronous_commit: 'off' }));
             return dataSource;
           },
         }),
@@ -65,9 +67,9 @@ export class StoreModule {
   }
 }
 
-function statementPool(url: string): Pool {
-  const options = Object.entries(STATEMENT_SETTINGS).map(([name, value]) => `-c ${name}=${value}`).join(' ');
-  const pool = new Pool({ connectionString: url, max: STATEMENT_POOL_SIZE, options });
+function statementPool(url: string, max: number, extra: Record<string, string> = {}): Pool {
+  const options = Object.entries({ ...STATEMENT_SETTINGS, ...extra }).map(([name, value]) => `-c ${name}=${value}`).join(' ');
+  const pool = new Pool({ connectionString: url, max, options });
   // An idle connection that breaks (the server restarted) is dropped and replaced; without a
   // listener its error would end the process.
   const logger = new Logger('StatementPool');
@@ -75,15 +77,15 @@ function statementPool(url: string): Pool {
   return pool;
 }
 
-/** The statement pool serves `dataSource` and closes with it. */
-function closeWith(dataSource: DataSource, pool: Pool): void {
-  useStatementPool(dataSource, pool);
+/** The statement pools serve `dataSource` and close with it. */
+function closeWith(dataSource: DataSource, pool: Pool, deferred: Pool): void {
+  useStatementPool(dataSource, pool, deferred);
   const destroy = dataSource.destroy.bind(dataSource);
   dataSource.destroy = async () => {
     try {
       await destroy();
     } finally {
-      await pool.end();
+      await Promise.all([pool.end(), deferred.end()]);
     }
   };
 }
