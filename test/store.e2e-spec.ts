@@ -57,6 +57,7 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
       { id: 'a "quoted" \\ back,slash {brace}', n: 1, at: '2026-11-26T10:00:00.000Z', doc: { text: 'é "x" \\n', list: [1, null, { deep: true }] } },
       { id: 'NULL', n: null, at: null, doc: null },
       { id: '', n: -7, at: '2026-01-01T00:00:00.000Z', doc: [] },
+      { id: ' two\nlines, é ', n: 0, at: '2026-06-30T23:59:59.999Z', doc: 'text' },
     ];
     const params = rowParams({ id: 'text', n: 'int', at: 'timestamptz', doc: 'json' }, rows, 2);
     const back = await preparedQuery<{ id: string; n: number | null; at: Date | null; doc: unknown; is_null: boolean }>(
@@ -67,7 +68,7 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
     );
     expect(back.map((r) => ({ id: r.id, n: r.n, at: r.at && new Date(r.at).toISOString(), doc: r.doc }))).toEqual(rows);
     // A missing scalar is SQL NULL (the string 'NULL' stays a string); a missing document is JSON null.
-    expect(back.map((r) => r.is_null)).toEqual([false, true, false]);
+    expect(back.map((r) => r.is_null)).toEqual([false, true, false, false]);
     expect(() => params.param('doc')).toThrow('no scalar column doc');
 
     // A document given as its JSON text (JsonText) is stored as that very text, next to documents given as values.

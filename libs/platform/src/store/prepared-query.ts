@@ -108,6 +108,29 @@ export class JsonText {
   constructor(readonly text: string) {}
 }
 
+const ARRAY_ESCAPE = /[\\"]/;
+
+/**
+ * A scalar column's values as the text of a PostgreSQL array (`{"a","b",NULL}`), which the
+ * statement casts (`$n::text[]`). The pg driver would build the same text from a JS array, with
+ * two regular-expression replacements per element; here an element with nothing to escape (all
+ * of them, nearly always) is copied as it is.
+ */
+function arrayLiteral(values: unknown[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) {
+      out += 'NULL';
+      continue;
+    }
+    const s = v instanceof Date ? v.toISOString() : String(v);
+    out += ARRAY_ESCAPE.test(s) ? `"${s.replace(/[\\"]/g, '\\$&')}"` : `"${s}"`;
+  }
+  return `${out}}`;
+}
+
 /** A document column's values as one JSON array, with {@link JsonText} values copied in as they are. */
 function jsonArray(values: unknown[]): string {
   if (!values.some((v) => v instanceof JsonText)) return JSON.stringify(values);
@@ -116,7 +139,8 @@ function jsonArray(values: unknown[]): string {
 
 /**
  * The rows of a multi-row statement as parameters numbered from `firstParam`: each scalar column
- * as one typed array, each document column (`json`) as one JSON array, zipped back into rows by
+ * as the text of one array ({@link arrayLiteral}), each document column (`json`) as one JSON
+ * array, zipped back into rows by
  * `ROWS FROM (unnest($1::text[]), json_array_elements($2::json), ...) AS alias(...)`. The text of
  * `source` depends only on the shape, `firstParam` and `alias`, so it suits a named statement.
  *
@@ -132,7 +156,7 @@ export function rowParams(shape: RowShape, rows: readonly Record<string, unknown
   const { columns, source, refs } = rowSource(shape, firstParam, alias);
   return {
     source,
-    values: columns.map((c) => (shape[c] === 'json' ? jsonArray(rows.map((r) => r[c] ?? null)) : rows.map((r) => r[c] ?? null))),
+    values: columns.map((c) => (shape[c] === 'json' ? jsonArray(rows.map((r) => r[c] ?? null)) : arrayLiteral(rows.map((r) => r[c])))),
     param(column: string): string {
       const ref = refs.get(column);
       if (!ref || shape[column] === 'json') throw new Error(`no scalar column ${column} in these rows`);
