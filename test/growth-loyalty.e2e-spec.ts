@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { PointsLedgerService } from '@arbiter/growth';
-import { bootApi, configDir, runnable, type Mode, type TestApp } from './support/harness';
+import { bootApi, configDir, runnable, withQueries, type Mode, type TestApp } from './support/harness';
 import { poll } from './support/processes';
 
 // The shipped growth rules (with the loyalty example `high_value_food`), plus a rule whose points
@@ -57,19 +57,10 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth 
   });
 
   it("writes a new event's awards with its outcome, under the entry ids it answers with; a replay finds them", async () => {
-    const queries: string[] = [];
-    const original = ds.logger.logQuery.bind(ds.logger);
-    ds.logger.logQuery = (query, parameters, runner) => {
-      queries.push(query);
-      return original(query, parameters, runner);
-    };
     const ids = [`carry-1-${mode}`, `carry-2-${mode}`];
-    let answers;
-    try {
-      answers = await Promise.all(ids.map((id, i) => post('/v1/events', { id, type: 'transaction', user_id: 'grace', payload: { amount: 1100 * (i + 1), category: 'food' } })));
-    } finally {
-      ds.logger.logQuery = original;
-    }
+    const { result: answers, queries } = await withQueries(ds, () =>
+      Promise.all(ids.map((id, i) => post('/v1/events', { id, type: 'transaction', user_id: 'grace', payload: { amount: 1100 * (i + 1), category: 'food' } }))),
+    );
     const awards = answers.map((a) => a.json().actions.find((x: { action: string }) => x.action === 'reward_points'));
     expect(awards.map((a) => a.result.points)).toEqual([55, 110]);
     // The ledger holds each entry under the id its event answered with.

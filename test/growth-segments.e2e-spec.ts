@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { MembershipService, SegmentService } from '@arbiter/growth';
 import { runInSession } from '@arbiter/session';
-import { bootApi, configDir, runnable, type Mode, type TestApp } from './support/harness';
+import { bootApi, configDir, runnable, withQueries, type Mode, type TestApp } from './support/harness';
 import { poll } from './support/processes';
 
 // A growth trigger: entering `frequent` tags the user (an action run by the segment.entered event).
@@ -118,19 +118,9 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth 
   });
 
   it("enters an attribute segment in the call whose action set the attribute, reading the user as written", async () => {
-    const queries: string[] = [];
-    const original = ds.logger.logQuery.bind(ds.logger);
-    ds.logger.logQuery = (query, parameters, runner) => {
-      queries.push(query);
-      return original(query, parameters, runner);
-    };
-    try {
-      const res = await event({ id: 's-kyc', type: 'transaction', user_id: 'u-kyc', payload: { amount: 42 } });
-      expect(res.actions).toEqual([expect.objectContaining({ rule_id: 'verify_on_document', status: 'succeeded' })]);
-      expect(res.domains.growth.entered.map((c: { segment: string }) => c.segment)).toEqual(['kyc']);
-    } finally {
-      ds.logger.logQuery = original;
-    }
+    const { result: res, queries } = await withQueries(ds, () => event({ id: 's-kyc', type: 'transaction', user_id: 'u-kyc', payload: { amount: 42 } }));
+    expect(res.actions).toEqual([expect.objectContaining({ rule_id: 'verify_on_document', status: 'succeeded' })]);
+    expect(res.domains.growth.entered.map((c: { segment: string }) => c.segment)).toEqual(['kyc']);
     // The user was read once, by the statement that appended the event; the segment read the attributes the action wrote.
     expect(queries.filter((q) => /FROM users/.test(q) && !/INSERT INTO (events|users)/.test(q))).toEqual([]);
     expect(await names('u-kyc')).toEqual(['kyc']);

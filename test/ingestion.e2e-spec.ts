@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { bootApi, configDir, runnable, type Mode, type TestApp } from './support/harness';
+import { bootApi, configDir, runnable, withQueries, type Mode, type TestApp } from './support/harness';
 import { poll } from './support/processes';
 
 // Rules of this suite: every transaction over 100 tags the user (an inline action, so its effect
@@ -166,18 +166,7 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
 
   it("writes a first run's attribute changes with its outcome, all of one user's in order, in one statement", async () => {
     expect((await t.inject({ method: 'PUT', url: '/v1/users/u-merge', payload: { attributes: { country: 'FR', lifetime_value: 5 } } })).statusCode).toBe(201);
-    const queries: string[] = [];
-    const original = ds.logger.logQuery.bind(ds.logger);
-    ds.logger.logQuery = (query, parameters, runner) => {
-      queries.push(query);
-      return original(query, parameters, runner);
-    };
-    let res;
-    try {
-      res = await post('/v1/events', { id: `e-merge-${mode}`, type: 'transaction', user_id: 'u-merge', payload: { amount: 777 } });
-    } finally {
-      ds.logger.logQuery = original;
-    }
+    const { result: res, queries } = await withQueries(ds, () => post('/v1/events', { id: `e-merge-${mode}`, type: 'transaction', user_id: 'u-merge', payload: { amount: 777 } }));
     expect(res.json().actions.map((a: { rule_id: string; status: string }) => `${a.rule_id}:${a.status}`).sort()).toEqual([
       'mark_exact_amount:succeeded',
       'mark_exact_amount:succeeded',

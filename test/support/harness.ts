@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
 import Redis from 'ioredis';
 import { loadConfig, shutdownApp, type AppConfig } from '@arbiter/platform';
 import { createApi } from '../../apps/api/src/bootstrap';
@@ -150,4 +151,19 @@ export async function configDir(files: { rules?: Record<string, string>; events?
   await mkdir(join(dir, 'rules'));
   for (const [name, text] of Object.entries(files.rules ?? {})) await writeFile(join(dir, 'rules', name), text);
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Runs `work` and answers, with its result, the text of every statement `ds` ran meanwhile (TypeORM's own and `preparedQuery`'s). */
+export async function withQueries<T>(ds: DataSource, work: () => Promise<T>): Promise<{ result: T; queries: string[] }> {
+  const queries: string[] = [];
+  const original = ds.logger.logQuery.bind(ds.logger);
+  ds.logger.logQuery = (query, parameters, runner) => {
+    queries.push(query);
+    return original(query, parameters, runner);
+  };
+  try {
+    return { result: await work(), queries };
+  } finally {
+    ds.logger.logQuery = original;
+  }
 }
