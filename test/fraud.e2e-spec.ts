@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { FactsService } from '@arbiter/facts';
+import { FRAUD_MIGRATIONS } from '@arbiter/fraud';
 import { runInSession } from '@arbiter/session';
 import { bootApi, configDir, runnable, type Mode, type TestApp } from './support/harness';
 
@@ -213,6 +214,11 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('fraud on %s', (mode) => {
     expect((await req('GET', '/v1/fraud/decisions?user_id=u-store&outcome=approve')).json().items).toEqual([]);
     expect((await req('GET', `/v1/fraud/decisions?user_id=u-store&since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).json().items).toEqual([]);
 
+    // The decision keeps no copy of its event: it is read from the event log.
+    expect(one.json().event).toEqual({ id: r.event_id, type: 'topup', user_id: 'u-store', source: 'api', occurred_at: expect.any(String), payload: { amount: 5000 } });
+    expect(await ds.query('SELECT event FROM fraud_decisions WHERE id = $1', [id])).toEqual([{ event: null }]);
+    expect(list.items[0].event).toEqual(one.json().event);
+
     const reviewed = await req('POST', `/v1/fraud/decisions/${id}/review`, { outcome: 'approve', note: 'customer called' });
     expect(reviewed.statusCode).toBe(200);
     expect(reviewed.json().review).toMatchObject({ outcome: 'approve', note: 'customer called' });
@@ -221,6 +227,33 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('fraud on %s', (mode) => {
     const again = await req('POST', '/v1/events', { id: r.event_id, type: 'topup', user_id: 'u-store', payload: { amount: 5000 } });
     expect(again.json()).toMatchObject({ duplicate: true, fraud: { decision_id: id } });
     expect(await decisionCount()).toBe(before);
+  });
+
+  it("erases a pipeline decision's event with its user, and keeps a check's as it was sent", async () => {
+    const r = await event('topup', 'u-erased', { amount: 5000 });
+    const check = (await req('POST', '/v1/fraud/check', { event: { type: 'topup', user_id: 'u-erased', payload: { amount: 5000 } } })).json();
+    expect((await req('DELETE', '/v1/users/u-erased')).statusCode).toBeLessThan(300);
+    const decided = (await req('GET', `/v1/fraud/decisions/${r.fraud.decision_id}`)).json();
+    expect(decided).toMatchObject({ event_id: r.event_id, outcome: 'review', event: null });
+    expect((await req('GET', `/v1/fraud/decisions/${check.decision_id}`)).json().event).toMatchObject({ type: 'topup', user_id: 'u-erased', payload: { amount: 5000 } });
+  });
+
+  it('copies the events back from the log when its migration is undone, and reads them the same', async () => {
+    const r = await event('topup', 'u-migrate', { amount: 5000 });
+    const read = async () => (await req('GET', `/v1/fraud/decisions/${r.fraud.decision_id}`)).json();
+    const before = await read();
+    const stored = async () => (await ds.query('SELECT event FROM fraud_decisions WHERE id = $1', [r.fraud.decision_id]))[0].event;
+    const Migration = FRAUD_MIGRATIONS.find((m) => /EventFromLog/.test(m.name))!;
+    const runner = ds.createQueryRunner();
+    try {
+      await new Migration().down(runner);
+      expect(await stored()).toMatchObject({ id: r.event_id, type: 'topup', user_id: 'u-migrate', payload: { amount: 5000 } });
+      expect(await read()).toEqual(before);
+      await new Migration().up(runner);
+    } finally {
+      await runner.release();
+    }
+    expect(await read()).toEqual(before);
   });
 
   it('pages decisions newest first', async () => {

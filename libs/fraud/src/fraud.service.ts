@@ -108,7 +108,7 @@ export class FraudService implements OnApplicationBootstrap {
     const decision: FraudDecision = { outcome: decided.outcome, score: decided.score, reasons: decided.reasons, matched: decided.matched, facts: read, check: options.check === true };
     let carry: CarriedRow | undefined;
     if (options.store) {
-      const row = { id: timeOrderedId(), eventId: event.id, eventType: event.type, userId: event.user_id, isCheck: options.check === true, score: decision.score, outcome: decision.outcome, matched: decision.matched, reasons: decision.reasons, facts: read, event };
+      const row = { id: timeOrderedId(), eventId: event.id, eventType: event.type, userId: event.user_id, isCheck: options.check === true, score: decision.score, outcome: decision.outcome, matched: decision.matched, reasons: decision.reasons, facts: read, event: options.check === true ? event : null };
       if (options.carryStore && !options.check) {
         carry = this.decisions.carried(row);
         decision.decision_id = row.id;

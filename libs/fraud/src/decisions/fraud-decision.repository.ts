@@ -15,6 +15,7 @@ export interface NewDecision {
   matched: unknown;
   reasons: unknown;
   facts: unknown;
+  /** Kept only for a check's decision: a pipeline decision's event is in the event log. */
   event: unknown;
 }
 
@@ -30,6 +31,7 @@ export interface StoredDecision {
   matched: unknown;
   reasons: unknown;
   facts: unknown;
+  /** The event decided on: a check's as it was sent; a pipeline decision's from the event log (null once its user was erased). */
   event: unknown;
   review: { outcome: string; note: string | null; reviewed_at: string } | null;
   created_at: string;
@@ -44,21 +46,28 @@ export interface DecisionFilter {
   limit: number;
 }
 
-const COLUMNS = `id, seq, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event, review_outcome, review_note, reviewed_at, created_at`;
+/**
+ * A decision's columns and, for one that keeps no copy of its event (a pipeline decision), the
+ * event from the log (`e_*`), which is gone once the user is erased.
+ */
+const SELECT_DECISIONS = `SELECT d.id, d.seq, d.event_id, d.event_type, d.user_id, d.is_check, d.score, d.outcome, d.matched, d.reasons, d.facts, d.event,
+    d.review_outcome, d.review_note, d.reviewed_at, d.created_at,
+    e.id AS e_id, e.type AS e_type, e.user_id AS e_user_id, e.source AS e_source, e.occurred_at AS e_occurred_at, e.payload AS e_payload
+  FROM fraud_decisions d LEFT JOIN events e ON d.event IS NULL AND e.id = d.event_id`;
 
-/** Pipeline decisions, many per statement; a replayed event keeps its first. */
+/** Pipeline decisions, many per statement; a replayed event keeps its first. The event stays in the event log only. */
 const PIPELINE_DECISIONS: RowKind = {
   name: 'fraud_decisions',
-  shape: { id: 'uuid', event_id: 'text', event_type: 'text', user_id: 'text', score: 'text', outcome: 'text', matched: 'json', reasons: 'json', facts: 'json', event: 'json' },
+  shape: { id: 'uuid', event_id: 'text', event_type: 'text', user_id: 'text', score: 'text', outcome: 'text', matched: 'json', reasons: 'json', facts: 'json' },
   sql: (rows) =>
-    `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts, event)
-     SELECT id, event_id, event_type, user_id, false, score::float8, outcome, matched, reasons, facts, event FROM ${rows.source}
+    `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts)
+     SELECT id, event_id, event_type, user_id, false, score::float8, outcome, matched, reasons, facts FROM ${rows.source}
      ON CONFLICT (event_id) WHERE NOT is_check DO NOTHING`,
 };
 
 function decisionRow(d: NewDecision): Record<string, unknown> {
   // The score as text keeps NaN and infinities, which JSON has no number for.
-  return { id: d.id, event_id: d.eventId, event_type: d.eventType, user_id: d.userId, score: String(d.score), outcome: d.outcome, matched: d.matched, reasons: d.reasons, facts: d.facts, event: d.event };
+  return { id: d.id, event_id: d.eventId, event_type: d.eventType, user_id: d.userId, score: String(d.score), outcome: d.outcome, matched: d.matched, reasons: d.reasons, facts: d.facts };
 }
 
 /** The decisions' one I/O boundary. */
@@ -99,7 +108,7 @@ export class FraudDecisionRepository {
 
   async find(id: string): Promise<StoredDecision | undefined> {
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
-    const rows: Record<string, unknown>[] = await this.repo.query(`SELECT ${COLUMNS} FROM fraud_decisions WHERE id = $1`, [id]);
+    const rows: Record<string, unknown>[] = await this.repo.query(`${SELECT_DECISIONS} WHERE d.id = $1`, [id]);
     return rows[0] ? view(rows[0]) : undefined;
   }
 
@@ -111,13 +120,13 @@ export class FraudDecisionRepository {
       params.push(v);
       where.push(sql.replace('?', `$${params.length}`));
     };
-    if (f.userId !== undefined) add('user_id = ?', f.userId);
-    if (f.outcome !== undefined) add('outcome = ?', f.outcome);
-    if (f.since !== undefined) add('created_at >= ?', f.since);
-    if (f.before !== undefined) add('seq < ?', f.before);
+    if (f.userId !== undefined) add('d.user_id = ?', f.userId);
+    if (f.outcome !== undefined) add('d.outcome = ?', f.outcome);
+    if (f.since !== undefined) add('d.created_at >= ?', f.since);
+    if (f.before !== undefined) add('d.seq < ?', f.before);
     params.push(f.limit + 1);
     const rows: Record<string, unknown>[] = await this.repo.query(
-      `SELECT ${COLUMNS} FROM fraud_decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`,
+      `${SELECT_DECISIONS} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.seq DESC LIMIT $${params.length}`,
       params,
     );
     const page = rows.slice(0, f.limit);
@@ -148,7 +157,7 @@ function view(r: Record<string, unknown>): StoredDecision {
     matched: r.matched,
     reasons: r.reasons,
     facts: r.facts,
-    event: r.event,
+    event: r.event ?? (r.e_id === null || r.e_id === undefined ? null : { id: r.e_id, type: r.e_type, user_id: r.e_user_id, source: r.e_source, occurred_at: iso(r.e_occurred_at), payload: r.e_payload }),
     review: r.review_outcome ? { outcome: String(r.review_outcome), note: (r.review_note as string | null) ?? null, reviewed_at: iso(r.reviewed_at) } : null,
     created_at: iso(r.created_at),
   };

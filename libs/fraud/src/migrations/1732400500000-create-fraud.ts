@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { FraudDecisionsJson1732400810000 } from './1732400810000-fraud-decisions-json';
+import { FraudDecisionsEventFromLog1732400830000 } from './1732400830000-fraud-decisions-event-from-log';
 
 export class CreateFraud1732400500000 implements MigrationInterface {
   name = 'CreateFraud1732400500000';
@@ -65,4 +66,4 @@ export class CreateFraud1732400500000 implements MigrationInterface {
 }
 
 /** Migrations of the tables @arbiter/fraud owns, in order. */
-export const FRAUD_MIGRATIONS = [CreateFraud1732400500000, FraudDecisionsJson1732400810000];
+export const FRAUD_MIGRATIONS = [CreateFraud1732400500000, FraudDecisionsJson1732400810000, FraudDecisionsEventFromLog1732400830000];
