@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Coalescer, preparedQuery, type CarriedRow, type RowKind } from '@arbiter/platform';
+import { Coalescer, preparedQuery, rowParams, type CarriedRow, type RowKind } from '@arbiter/platform';
 
 /** A ledger entry as the API shows it. */
 export interface PointsEntry {
@@ -32,20 +32,29 @@ export interface NewAward {
 
 const COLUMNS = 'id, user_id, amount, reason, source_event_id, rule_id, idempotency_key, reverses_entry_id, expires_at, created_at';
 
+/** The next entry id from the table's sequence (what the column's default takes). */
+const NEXT_ID = `nextval(pg_get_serial_sequence('growth_points_entries', 'id'))`;
+
 /**
- * Awards carried by another statement (the event's outcome: what `reward_points` does on an event's
- * first run), each with an id drawn ahead. A key already in the ledger keeps its entry (ON CONFLICT
- * DO NOTHING), as for {@link PointsLedgerService.award}. Written with the action's record if the
- * event fails, as that record says the points were awarded.
+ * Awards, many per statement: written by {@link PointsLedgerService.award}'s own statement, or
+ * carried by another (the event's outcome: what `reward_points` does on an event's first run)
+ * with an id drawn ahead; without one, an entry takes the sequence's next. A key already in the
+ * ledger keeps its entry (ON CONFLICT DO NOTHING). Carried awards are written with the action's
+ * record if the event fails, as that record says the points were awarded.
  */
 const AWARDS: RowKind = {
   name: 'points_awards',
   recordsDone: true,
   shape: { id: 'text', user_id: 'text', amount: 'text', reason: 'text', src: 'text', rule: 'text', k: 'text', exp: 'timestamptz' },
   sql: (rows) => `INSERT INTO growth_points_entries (id, user_id, amount, reason, source_event_id, rule_id, idempotency_key, expires_at)
-     SELECT x.id::bigint, x.user_id, x.amount::numeric, x.reason, x.src, x.rule, x.k, x.exp FROM ${rows.source}
+     SELECT COALESCE(x.id::bigint, ${NEXT_ID}), x.user_id, x.amount::numeric, x.reason, x.src, x.rule, x.k, x.exp FROM ${rows.source}
      ON CONFLICT (idempotency_key) DO NOTHING`,
 };
+
+/** One award as a row of {@link AWARDS}; `id` null takes the sequence's next. */
+function awardRow(a: NewAward, id: string | null): Record<string, unknown> {
+  return { id, user_id: a.userId, amount: String(a.amount), reason: a.reason ?? null, src: a.sourceEventId, rule: a.ruleId ?? null, k: a.idempotencyKey, exp: a.expiresAt ? a.expiresAt.toISOString() : null };
+}
 
 /** How many entry ids a process draws from the table's sequence at once, for carried awards. */
 const ID_BLOCK = 32;
@@ -80,8 +89,7 @@ export class PointsLedgerService {
    */
   async carriedAward(a: NewAward): Promise<{ row: CarriedRow; id: string }> {
     const id = await this.nextId();
-    const row = { id, user_id: a.userId, amount: String(a.amount), reason: a.reason ?? null, src: a.sourceEventId, rule: a.ruleId ?? null, k: a.idempotencyKey, exp: a.expiresAt ? a.expiresAt.toISOString() : null };
-    return { row: { kind: AWARDS, row }, id };
+    return { row: { kind: AWARDS, row: awardRow(a, id) }, id };
   }
 
   private async nextId(): Promise<string> {
@@ -89,7 +97,7 @@ export class PointsLedgerService {
       this.drawing ??= preparedQuery<{ id: string }>(
         this.dataSource,
         'arbiter_points_ids',
-        `SELECT nextval(pg_get_serial_sequence('growth_points_entries', 'id'))::text AS id FROM generate_series(1, ${ID_BLOCK})`,
+        `SELECT ${NEXT_ID}::text AS id FROM generate_series(1, ${ID_BLOCK})`,
         [],
       )
         .then((rows) => void (this.ids = { drawn: rows.map((r) => r.id), next: 0 }))
@@ -100,24 +108,8 @@ export class PointsLedgerService {
   }
 
   private async awardMany(as: NewAward[]): Promise<{ entry: PointsEntry; created: boolean }[]> {
-    const rows = await preparedQuery(
-      this.dataSource,
-      'arbiter_points_award',
-      `INSERT INTO growth_points_entries (user_id, amount, reason, source_event_id, rule_id, idempotency_key, expires_at)
-       SELECT u, amount::numeric, reason, src, rule, k, exp::timestamptz
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS x(u, amount, reason, src, rule, k, exp)
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING ${COLUMNS}`,
-      [
-        as.map((a) => a.userId),
-        as.map((a) => String(a.amount)),
-        as.map((a) => a.reason ?? null),
-        as.map((a) => a.sourceEventId),
-        as.map((a) => a.ruleId ?? null),
-        as.map((a) => a.idempotencyKey),
-        as.map((a) => (a.expiresAt ? a.expiresAt.toISOString() : null)),
-      ],
-    );
+    const params = rowParams(AWARDS.shape, as.map((a) => awardRow(a, null)), 1);
+    const rows = await preparedQuery(this.dataSource, 'arbiter_points_award', `${AWARDS.sql(params)} RETURNING ${COLUMNS}`, params.values);
     const created = new Map(rows.map((r) => [String(r.idempotency_key), view(r)]));
     const written = new Map(created);
     const missing = as.filter((a) => !created.has(a.idempotencyKey)).map((a) => a.idempotencyKey);
