@@ -14,14 +14,21 @@ import { startBenchApi, transaction } from './http.bench';
  *
  * With `--rate <req/s>`, each turn sends that many requests a second, evenly paced (the HTTP
  * benchmark's half-load measure), and it reports each build's latency over all its turns too.
+ * With `--other-node <path to a node binary>`, the other build runs on that Node instead of this
+ * one's: give it this build's own main.js to compare two Node versions on the same code.
  */
 async function main() {
   const args = process.argv.slice(2);
   const rateAt = args.indexOf('--rate');
   const rate = rateAt >= 0 ? Number(args[rateAt + 1]) : undefined;
   if (rateAt >= 0) args.splice(rateAt, 2);
+  const nodeAt = args.indexOf('--other-node');
+  const otherNode = nodeAt >= 0 ? args[nodeAt + 1] : undefined;
+  if (nodeAt >= 0) args.splice(nodeAt, 2);
   const [other, rounds = '10', secs = '2'] = args;
-  if (!other || (rate !== undefined && !(rate > 0))) throw new Error('usage: node dist/bench/compare.js <other build: dist/apps/api/src/main.js> [rounds] [seconds] [--rate req/s]');
+  if (!other || (rate !== undefined && !(rate > 0)) || (nodeAt >= 0 && !otherNode)) {
+    throw new Error('usage: node dist/bench/compare.js <other build: dist/apps/api/src/main.js> [rounds] [seconds] [--rate req/s] [--other-node <node binary>]');
+  }
   const seconds = Number(secs);
   const names = ['other', 'this'] as const;
   const mains = [resolve(other), join(__dirname, '..', 'apps/api/src/main.js')];
@@ -30,7 +37,7 @@ async function main() {
   const admin = new Client({ connectionString: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
   await admin.connect();
   try {
-    for (const main of mains) apis.push(await startBenchApi(main));
+    for (const [k, main] of mains.entries()) apis.push(await startBenchApi(main, {}, k === 0 ? otherNode : undefined));
     for (const api of apis) await load(api.url, { body: transaction, seconds: 3, headers: api.headers });
     const turns = names.map(() => ({ requests: 0, node: 0, postgres: 0, rates: [] as number[], latencies: [] as number[], p99s: [] as number[] }));
     for (let round = 0; round < Number(rounds); round++) {

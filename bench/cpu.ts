@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { batchSettings, ingestBatches } from './batch.bench';
 import { startBenchApi, transaction } from './http.bench';
-import { cpuSeconds, fmt, load, table } from './support';
+import { cpuSeconds, fmt, freePort, freshDatabase, load, paced, start, table, waitFor } from './support';
 
 /**
  * `node dist/bench/cpu.js [build's dist/apps/api/src/main.js] [seconds]`: where the CPU of
@@ -13,9 +13,43 @@ import { cpuSeconds, fmt, load, table } from './support';
  * `node dist/bench/cpu.js [build] --batch [events] [concurrency]`: the same for batch ingestion,
  * per event: `events` (20,000 by default) posted as the batch benchmark posts them, with the
  * service's workers at `concurrency` (512, its default on Redis).
+ *
+ * `node dist/bench/cpu.js [build] --rate <req/s>[,<req/s>...] [seconds]`: the same per request at
+ * steady paced rates (the HTTP benchmark's half-load pacing), one row per rate, each after 2 s of
+ * warm-up at that rate on the same connections: how the cost of a request changes with the load.
+ * `--rate ... --echo` measures the HTTP benchmark's echo server instead (its bare and its durable
+ * endpoint), for the same curve of a service that does nearly nothing.
  */
 async function main() {
   const args = process.argv.slice(2);
+  const rateAt = args.indexOf('--rate');
+  if (rateAt >= 0) {
+    const echo = args.indexOf('--echo');
+    if (echo >= 0) args.splice(echo, 1);
+    const rates = args[args.indexOf('--rate') + 1].split(',').map(Number);
+    const build = args.slice(0, args.indexOf('--rate'))[0];
+    const seconds = Number(args[args.indexOf('--rate') + 2] ?? 10);
+    if (echo < 0) {
+      const api = await startBenchApi(build ? resolve(build) : join(__dirname, '..', 'apps/api/src/main.js'));
+      try {
+        console.log(await atRates(api.url, api.headers, api.pid, rates, seconds));
+      } finally {
+        await api.stop();
+      }
+      return;
+    }
+    const port = await freePort();
+    const db = await freshDatabase();
+    const server = start(join(__dirname, 'echo-server.js'), { PORT: String(port), DATABASE_URL: db.url });
+    try {
+      await waitFor(`http://127.0.0.1:${port}/readyz`, server);
+      for (const path of ['/echo', '/stored']) console.log(`${path}\n${await atRates(`http://127.0.0.1:${port}${path}`, {}, server.proc.pid!, rates, seconds)}`);
+    } finally {
+      await server.stop();
+      await db.drop();
+    }
+    return;
+  }
   const batch = args.indexOf('--batch');
   const [build, ...rest] = batch === 0 ? ['', ...args.slice(1)] : batch > 0 ? [args[0], ...args.slice(batch + 1)] : args;
   const main = build ? resolve(build) : join(__dirname, '..', 'apps/api/src/main.js');
@@ -42,20 +76,43 @@ async function main() {
   }
 }
 
-/** Runs `work` and prints the CPU each process used meanwhile, per unit of work (`count` of its result). */
-async function measure<T>(service: number, self: string, work: () => Promise<T>, count: (r: T) => number, unit: string): Promise<T> {
+/** The service at each steady rate in turn: CPU per request of the service, PostgreSQL and the load generator, and latency. */
+async function atRates(url: string, headers: Record<string, string>, pid: number, rates: readonly number[], seconds: number): Promise<string> {
+  const { Agent } = await import('node:http');
+  await load(url, { body: transaction, seconds: 3, headers });
+  const rows: string[][] = [];
+  for (const rate of rates) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 100 });
+    try {
+      await paced(url, { body: transaction, seconds: 2, headers, rate, agent });
+      const { result, used, elapsed } = await cpuDuring(pid, 'load generator', () => paced(url, { body: transaction, seconds, headers, rate, agent }));
+      const requests = result.requestsPerSec * seconds;
+      const per = (name: string) => `${fmt(((used.get(name) ?? 0) * 1e6) / requests)} (${fmt((100 * (used.get(name) ?? 0)) / elapsed)}%)`;
+      rows.push([fmt(rate), per('service (Node)'), per('PostgreSQL'), per('load generator'), fmt(result.p50, 1), fmt(result.p99, 1)]);
+    } finally {
+      agent.destroy();
+    }
+  }
+  return table(['req/s, paced', 'service CPU µs/request (share of a core)', 'PostgreSQL', 'load generator', 'p50 ms', 'p99 ms'], rows);
+}
+
+/** Runs `work` and returns the CPU seconds each process used meanwhile, with the wall time it took. */
+async function cpuDuring<T>(service: number, self: string, work: () => Promise<T>): Promise<{ result: T; used: Map<string, number>; elapsed: number }> {
   const match = (pid: number, cmdline: string) =>
     pid === service ? 'service (Node)' : pid === process.pid ? self : cmdline.startsWith('postgres') ? 'PostgreSQL' : cmdline.startsWith('redis') ? 'Redis' : undefined;
   const before = cpuSeconds(match);
   const started = process.hrtime.bigint();
   const result = await work();
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  const after = cpuSeconds(match);
+  const used = new Map([...cpuSeconds(match)].map(([name, total]) => [name, total - (before.get(name) ?? 0)]));
+  return { result, used, elapsed };
+}
+
+/** Runs `work` and prints the CPU each process used meanwhile, per unit of work (`count` of its result). */
+async function measure<T>(service: number, self: string, work: () => Promise<T>, count: (r: T) => number, unit: string): Promise<T> {
+  const { result, used, elapsed } = await cpuDuring(service, self, work);
   const units = count(result);
-  const rows = [...after].map(([name, total]) => {
-    const used = total - (before.get(name) ?? 0);
-    return [name, fmt((used * 1e6) / units), `${fmt((100 * used) / elapsed)}%`];
-  });
+  const rows = [...used].map(([name, seconds]) => [name, fmt((seconds * 1e6) / units), `${fmt((100 * seconds) / elapsed)}%`]);
   console.log(table(['process', `CPU µs per ${unit}`, 'share of one core'], rows));
   return result;
 }

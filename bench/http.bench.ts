@@ -50,7 +50,7 @@ export function transaction(): Record<string, unknown> {
  * rules, the local Redis and a free port, ready, with `env` added to its settings; `stop` also
  * drops what it made. `url` is its `POST /v1/events`, `database` the name of its database.
  */
-export async function startBenchApi(main: string, env: Record<string, string> = {}): Promise<{ url: string; headers: Record<string, string>; pid: number; database: string; stop(): Promise<void> }> {
+export async function startBenchApi(main: string, env: Record<string, string> = {}, node?: string): Promise<{ url: string; headers: Record<string, string>; pid: number; database: string; stop(): Promise<void> }> {
   const db = await freshDatabase();
   const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
   const port = await freePort();
@@ -65,7 +65,7 @@ export async function startBenchApi(main: string, env: Record<string, string> = 
     NODE_ENV: 'production',
     API_KEYS: 'bench-key-0001:*',
     ...env,
-  });
+  }, node);
   const stop = async () => {
     await api.stop();
     await config.cleanup();

@@ -25,8 +25,9 @@ export interface Child {
 /** The Node flags the service runs with (`npm start`, the Dockerfile): every benchmarked process gets them, as does `npm run bench` itself (raw BullMQ runs in it). */
 export const NODE_FLAGS = ['--max-semi-space-size=64'];
 
-export function start(script: string, env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [...NODE_FLAGS, script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `script` in a child process, on `node` (this process's Node by default). */
+export function start(script: string, env: Record<string, string>, node = process.execPath): Child {
+  const proc = spawn(node, [...NODE_FLAGS, script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
@@ -94,11 +95,13 @@ export async function load(url: string, opts: { body: () => unknown; connections
  * instead of slowing the load down (no coordinated omission). autocannon's rate caps are budgets
  * per second and per connection, spent as fast as possible at the start of each second: at "half
  * load" every second begins with a burst at full speed, which is not the load the target means.
- * `record`, when given, receives every latency (ms), to pool several runs.
+ * `record`, when given, receives every latency (ms), to pool several runs. `agent`, when given,
+ * is used (and left open) instead of a new one: its connections, opened by an earlier run, are not
+ * opened again inside this one.
  */
-export async function paced(url: string, opts: { body: () => unknown; rate: number; seconds: number; connections?: number; headers?: Record<string, string>; record?: number[] }): Promise<LoadResult> {
+export async function paced(url: string, opts: { body: () => unknown; rate: number; seconds: number; connections?: number; headers?: Record<string, string>; record?: number[]; agent?: import('node:http').Agent }): Promise<LoadResult> {
   const http = await import('node:http');
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections ?? 100 });
+  const agent = opts.agent ?? new http.Agent({ keepAlive: true, maxSockets: opts.connections ?? 100 });
   const target = new URL(url);
   const latencies: number[] = [];
   let non2xx = 0;
@@ -141,7 +144,7 @@ export async function paced(url: string, opts: { body: () => unknown; rate: numb
   });
   const deadline = performance.now() + 30_000;
   while (pending > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  agent.destroy();
+  if (!opts.agent) agent.destroy();
   const elapsed = (performance.now() - start) / 1000;
   opts.record?.push(...latencies);
   return { requestsPerSec: latencies.length / Math.max(elapsed, opts.seconds), p50: percentile(latencies, 50), p99: percentile(latencies, 99), non2xx, errors: errors + pending };
