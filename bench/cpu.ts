@@ -26,7 +26,8 @@ async function main() {
   if (rateAt >= 0) {
     const echo = args.indexOf('--echo');
     if (echo >= 0) args.splice(echo, 1);
-    const rates = args[args.indexOf('--rate') + 1].split(',').map(Number);
+    const rates = (args[args.indexOf('--rate') + 1] ?? '').split(',').map(Number);
+    if (!rates.every((r) => r > 0)) throw new Error('usage: node dist/bench/cpu.js [build] --rate <req/s>[,<req/s>...] [seconds] [--echo]');
     const build = args.slice(0, args.indexOf('--rate'))[0];
     const seconds = Number(args[args.indexOf('--rate') + 2] ?? 10);
     if (echo < 0) {
