@@ -21,6 +21,11 @@ export class AppConfig {
   /** PostgreSQL connection string; undefined means the embedded PGlite store under {@link dataDir}. */
   readonly databaseUrl?: string;
   readonly dataDir!: string;
+  /**
+   * On a PostgreSQL server, the longest the event path waits for the database: a statement that
+   * runs longer, or a connection not to be had within it, fails (503 DEPENDENCY_DOWN). 0: no limit.
+   */
+  readonly storeTimeoutMs!: number;
   /** Redis connection string; undefined means BullMQ's PostgreSQL backend on the same database. */
   readonly redisUrl?: string;
   readonly queuePrefix!: string;
@@ -100,6 +105,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'HOST', default: '0.0.0.0', description: 'Interface the API listens on.' },
   { name: 'DATABASE_URL', default: '(unset: embedded PGlite)', description: 'PostgreSQL URL (`postgres://user:pass@host:5432/db`). Unset: PGlite in-process, data under DATA_DIR.' },
   { name: 'DATA_DIR', default: './data', description: 'Where the embedded store keeps its files (ignored when DATABASE_URL is set).' },
+  { name: 'STORE_TIMEOUT_MS', default: '10000', description: 'With DATABASE_URL: the longest the event path waits on PostgreSQL. A statement of it that runs longer (a lock held elsewhere, an overloaded server), or a connection not available within it, fails the request with 503 DEPENDENCY_DOWN and Retry-After (a queued event is retried); sending the same event again is safe. `0`: no limit. Migrations and admin operations are not limited.' },
   { name: 'REDIS_URL', default: '(unset: queue on PostgreSQL)', description: 'Redis URL (`redis://host:6379/0`) for BullMQ. Unset: BullMQ\'s PostgreSQL backend on the same database.' },
   { name: 'QUEUE_PREFIX', default: 'arbiter', description: 'Prefix of the Redis keys of every queue, so several deployments can share one Redis (on PostgreSQL the queues live in the `bullmq` schema).' },
   { name: 'API_KEYS', default: '(unset: API open)', description: 'Comma-separated `key:scope|scope` pairs, scopes among `admin`, `ingest`, `read` (`*` = all). Example: `k1:admin|ingest|read,k2:read`.' },
@@ -200,6 +206,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     host: get('HOST') ?? '0.0.0.0',
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user:password@localhost:5432/arbiter'),
     dataDir: get('DATA_DIR') ?? './data',
+    storeTimeoutMs: int('STORE_TIMEOUT_MS', 10_000, 0, 3_600_000),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://localhost:6379'),
     queuePrefix,
     apiKeys,

@@ -1,4 +1,5 @@
-import { ArbiterError } from './arbiter.error';
+import { isStoreUnavailable } from '../store/store-unavailable';
+import { ArbiterError, DependencyDownError } from './arbiter.error';
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown; request_id?: string };
@@ -11,9 +12,12 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message?: st
   FST_ERR_VALIDATION: { status: 400, code: 'VALIDATION_FAILED' },
 };
 
+const STORE_DOWN = 'the database did not answer in time or cannot be reached; retry in a moment (sending the same event id or idempotency key again is safe)';
+
 /**
  * Maps anything thrown while handling a request to a status and a client-safe JSON body: typed
- * errors keep their code and details, framework errors get a stable code, anything unexpected
+ * errors keep their code and details, framework errors get a stable code, a database that is
+ * unreachable or slower than STORE_TIMEOUT_MS is a 503 `DEPENDENCY_DOWN`, and anything unexpected
  * becomes a 500 whose message says nothing of the internals (no stack trace ever leaves).
  */
 export function toErrorResponse(err: unknown, requestId?: string): { status: number; body: ErrorBody; unexpected: boolean } {
@@ -48,6 +52,7 @@ export function toErrorResponse(err: unknown, requestId?: string): { status: num
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return withId(e.statusCode, e.code && /^[A-Z_]+$/.test(e.code) ? e.code.replace(/^FST_ERR_/, '') : httpCode(e.statusCode), e.message ?? 'request refused');
   }
+  if (isStoreUnavailable(err)) return toErrorResponse(new DependencyDownError('database', STORE_DOWN), requestId);
   return withId(500, 'INTERNAL', 'the service failed to handle this request', undefined, true);
 }
 

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TooManyRequestsError } from './arbiter.error';
+import { DependencyDownError, TooManyRequestsError } from './arbiter.error';
 import { toErrorResponse } from './error-body';
 
 /** The one global filter: every error leaves as `{error: {code, message, details?}}`. */
@@ -20,6 +20,11 @@ export class HttpErrorFilter implements ExceptionFilter {
     const { status, body, unexpected } = toErrorResponse(exception, request?.id);
     if (unexpected) this.logger.error(`${request?.method} ${request?.url} failed`, (exception as Error)?.stack ?? String(exception));
     if (exception instanceof TooManyRequestsError) void reply.header('retry-after', String(exception.retryAfterSeconds));
+    if (body.error.code === 'DEPENDENCY_DOWN') {
+      // A dependency's outage is worth a line each time, not a stack: the request was fine.
+      if (!(exception instanceof DependencyDownError)) this.logger.warn(`${request?.method} ${request?.url}: the database is unavailable (${(exception as Error)?.message ?? String(exception)})`);
+      void reply.header('retry-after', '1');
+    }
     void reply.status(status).send(body);
   }
 }

@@ -72,4 +72,18 @@ describe('Coalescer', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     expect((results[2] as PromiseRejectedResult).reason.message).toBe('unlucky');
   });
+
+  it('fails every caller at once, without a try per item, when the database could not serve the batch', async () => {
+    const tried: number[][] = [];
+    const c = new Coalescer<number, number>(async (items) => {
+      tried.push(items);
+      await new Promise((r) => setTimeout(r, 5));
+      throw Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
+    });
+    const results = await Promise.allSettled([1, 2, 3].map((i) => c.submit(i)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect((results[0] as PromiseRejectedResult).reason.code).toBe('57014');
+    // Each item alone would have waited for the same limit again.
+    expect(tried).toEqual([[1, 2, 3]]);
+  });
 });

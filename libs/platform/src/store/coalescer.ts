@@ -1,9 +1,13 @@
+import { isStoreUnavailable } from './store-unavailable';
+
 /**
  * Group commit for one kind of statement: callers submit one item each and await their own
  * answer; items that arrive while a flush is running are written together by the next flush, in
  * one statement (one round trip, one commit). At low load a lone item is flushed at once, so no
  * latency is added; under load the batches grow by themselves. A batch that fails is retried one
- * item at a time, so one bad item fails only its own caller.
+ * item at a time, so one bad item fails only its own caller; a batch that failed because the
+ * database could not serve it ({@link isStoreUnavailable}: unreachable, or slower than its time
+ * limit) fails every caller at once instead, as each item alone would wait for the same again.
  */
 export class Coalescer<I, O> {
   private pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
@@ -50,7 +54,7 @@ export class Coalescer<I, O> {
           const out = await this.flush(batch.map((b) => b.item));
           batch.forEach((b, i) => b.resolve(out[i]));
         } catch (err) {
-          if (batch.length === 1) batch[0].reject(err);
+          if (batch.length === 1 || isStoreUnavailable(err)) batch.forEach((b) => b.reject(err));
           else await Promise.all(batch.map((b) => this.flush([b.item]).then((o) => b.resolve(o[0]), b.reject)));
         }
       }

@@ -48,7 +48,8 @@ export class StoreModule {
               retryAttempts: 2,
               retryDelay: 1000,
             };
-            if (config.databaseUrl) return { ...base, url: config.databaseUrl, extra: { max: ORM_POOL_SIZE } };
+            // A connection that cannot be had within STORE_TIMEOUT_MS fails instead of waiting on.
+            if (config.databaseUrl) return { ...base, url: config.databaseUrl, extra: { max: ORM_POOL_SIZE, connectionTimeoutMillis: config.storeTimeoutMs } };
             const pool = await embedded.pool('public');
             // TypeORM calls `new driver.Pool(options)`; a constructor returning an object yields it.
             return { ...base, driver: { Pool: function EmbeddedPool() { return pool; } } };
@@ -56,8 +57,11 @@ export class StoreModule {
           dataSourceFactory: async (opts?: DataSourceOptions) => {
             const dataSource = await new DataSource(opts!).initialize();
             await runMigrations(dataSource);
-            const url = (opts as { url?: string }).url;
-            if (url) closeWith(dataSource, statementPool(url, STATEMENT_POOL_SIZE - DEFERRED_POOL_SIZE), statementPool(url, DEFERRED_POOL_SIZE, { synchronous_commit: 'off' }));
+            const { url, extra } = opts as { url?: string; extra?: { connectionTimeoutMillis?: number } };
+            if (url) {
+              const timeoutMs = extra?.connectionTimeoutMillis ?? 0;
+              closeWith(dataSource, statementPool(url, STATEMENT_POOL_SIZE - DEFERRED_POOL_SIZE, timeoutMs), statementPool(url, DEFERRED_POOL_SIZE, timeoutMs, { synchronous_commit: 'off' }));
+            }
             return dataSource;
           },
         }),
@@ -67,9 +71,16 @@ export class StoreModule {
   }
 }
 
-function statementPool(url: string, max: number, extra: Record<string, string> = {}): Pool {
-  const options = Object.entries({ ...STATEMENT_SETTINGS, ...extra }).map(([name, value]) => `-c ${name}=${value}`).join(' ');
-  const pool = new Pool({ connectionString: url, max, options });
+/**
+ * A pool for the hot path's statements. `timeoutMs` (STORE_TIMEOUT_MS) bounds both the wait for
+ * a connection and each statement (`statement_timeout`, which also ends a wait on a lock): the
+ * event path then answers 503 instead of hanging with the database. TypeORM's pool, which runs
+ * the migrations, keeps no statement limit.
+ */
+function statementPool(url: string, max: number, timeoutMs: number, extra: Record<string, string> = {}): Pool {
+  const settings = { ...STATEMENT_SETTINGS, statement_timeout: String(timeoutMs), ...extra };
+  const options = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`).join(' ');
+  const pool = new Pool({ connectionString: url, max, options, connectionTimeoutMillis: timeoutMs });
   // An idle connection that breaks (the server restarted) is dropped and replaced; without a
   // listener its error would end the process.
   const logger = new Logger('StatementPool');

@@ -1,0 +1,25 @@
+/**
+ * SQLSTATE classes and codes of a database that cannot serve the statement now, whatever the
+ * statement: connection failures (class 08), a statement cancelled by `statement_timeout` (57014),
+ * a server shutting down or starting (57P01-57P03), too many connections (53300).
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57014', '57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+/** What the pg driver and its pool say when a connection breaks or cannot be had in time. */
+const UNAVAILABLE_MESSAGES = /^(timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Connection ended unexpectedly)/;
+
+/**
+ * Whether `err` says the database could not serve the statement in time (unreachable, restarting,
+ * out of connections, or slower than STORE_TIMEOUT_MS), as opposed to refusing this statement
+ * (a constraint, a type, a bug). The first is worth a retry of the same work a moment later, and
+ * says nothing about the other statements of a grouped write; the second is not and does.
+ * TypeORM's QueryFailedError carries the driver's error as `driverError`.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
+    if (typeof e.code === 'string' && (UNAVAILABLE_SQLSTATES.has(e.code) || e.code.startsWith('08') || UNAVAILABLE_SOCKET_CODES.has(e.code))) return true;
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
+    e = (e.driverError ?? e.cause) as typeof e;
+  }
+  return false;
+}
