@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import type { Job, Queue } from 'bullmq';
-import { AppConfig, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError } from '@arbiter/platform';
+import { AppConfig, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError, withTimeout } from '@arbiter/platform';
 import { runInJobSession } from '@arbiter/session';
 import type { IncomingEvent } from '../event.schema';
 import { eventJobs } from '../ingestion.metrics';
@@ -27,6 +27,9 @@ export interface FailedEventJob {
 }
 
 const DEPTH_CACHE_MS = 250;
+
+const QUEUE_DOWN = () =>
+  new DependencyDownError('queue', 'the event queue did not answer in time; retry in a moment (sending the same events again is safe: an event is queued once under its id)');
 
 /**
  * Batch intake and the workers behind it. Accepted events are enqueued durably before the answer
@@ -99,9 +102,13 @@ export class EventQueue implements OnApplicationBootstrap {
     await this.outcomes.saveFailed(job.data.event.id, job.data.batchId, err.message).catch((e: Error) => this.logger.error(`could not record failure of ${job.id}: ${e.message}`));
   }
 
-  /** Enqueues validated events as one batch; 429 when the queue is too deep to take them. */
+  /**
+   * Enqueues validated events as one batch; 429 when the queue is too deep to take them, 503 when
+   * it does not answer within QUEUE_TIMEOUT_MS (the batch may still land once it does: job ids
+   * are event ids, so a client that sends it again counts nothing twice).
+   */
   async enqueue(events: readonly IncomingEvent[]): Promise<{ batch_id: string; accepted: number }> {
-    const waiting = await this.waiting();
+    const waiting = await withTimeout(this.waiting(), this.config.queueTimeoutMs, QUEUE_DOWN);
     if (waiting + events.length > this.config.queueMaxDepth) {
       const throughput = Math.max(this.config.eventConcurrency * 100, 500);
       const retryAfter = Math.min(60, Math.max(1, Math.ceil((waiting + events.length - this.config.queueMaxDepth) / throughput)));
@@ -111,7 +118,7 @@ export class EventQueue implements OnApplicationBootstrap {
     // The batch row first: a worker may finish an event before addBulk even returns.
     await this.outcomes.createBatch(batchId, events.map((e) => e.id));
     const queue = await this.queue();
-    await queue.addBulk(
+    const adding = queue.addBulk(
       events.map((event) => ({
         name: event.type,
         data: { event, batchId },
@@ -127,6 +134,7 @@ export class EventQueue implements OnApplicationBootstrap {
         },
       })),
     );
+    await withTimeout(adding, this.config.queueTimeoutMs, QUEUE_DOWN);
     this.depth.value += events.length;
     return { batch_id: batchId, accepted: events.length };
   }

@@ -29,6 +29,8 @@ export class AppConfig {
   /** Redis connection string; undefined means BullMQ's PostgreSQL backend on the same database. */
   readonly redisUrl?: string;
   readonly queuePrefix!: string;
+  /** The longest batch intake waits for the queue to count and take a batch (503 DEPENDENCY_DOWN past it). 0: no limit. */
+  readonly queueTimeoutMs!: number;
   readonly apiKeys!: readonly ApiKey[];
   readonly logLevel!: LogLevel;
   readonly bodyLimit!: number;
@@ -108,6 +110,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'STORE_TIMEOUT_MS', default: '10000', description: 'With DATABASE_URL: the longest the event path waits on PostgreSQL. A statement of it that runs longer (a lock held elsewhere, an overloaded server), or a connection not available within it, fails the request with 503 DEPENDENCY_DOWN and Retry-After (a queued event is retried); sending the same event again is safe. `0`: no limit. Migrations and admin operations are not limited.' },
   { name: 'REDIS_URL', default: '(unset: queue on PostgreSQL)', description: 'Redis URL (`redis://host:6379/0`) for BullMQ. Unset: BullMQ\'s PostgreSQL backend on the same database.' },
   { name: 'QUEUE_PREFIX', default: 'arbiter', description: 'Prefix of the Redis keys of every queue, so several deployments can share one Redis (on PostgreSQL the queues live in the `bullmq` schema).' },
+  { name: 'QUEUE_TIMEOUT_MS', default: '10000', description: 'The longest `POST /v1/events/batch` waits for the queue (Redis, or its PostgreSQL backend) to count and take a batch; past it, 503 DEPENDENCY_DOWN with Retry-After. A batch so refused may still reach the queue once it answers: send it again (an event\'s job id is its id, so nothing is counted twice). `0`: no limit.' },
   { name: 'API_KEYS', default: '(unset: API open)', description: 'Comma-separated `key:scope|scope` pairs, scopes among `admin`, `ingest`, `read` (`*` = all). Example: `k1:admin|ingest|read,k2:read`.' },
   { name: 'LOG_LEVEL', default: 'info', description: '`error`, `warn`, `info` or `debug`.' },
   { name: 'BODY_LIMIT', default: '1048576', description: 'Largest accepted request body, in bytes (a larger one is a 413).' },
@@ -209,6 +212,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     storeTimeoutMs: int('STORE_TIMEOUT_MS', 10_000, 0, 3_600_000),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://localhost:6379'),
     queuePrefix,
+    queueTimeoutMs: int('QUEUE_TIMEOUT_MS', 10_000, 0, 3_600_000),
     apiKeys,
     logLevel: oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info'),
     bodyLimit: int('BODY_LIMIT', 1024 * 1024, 1024, 512 * 1024 * 1024),

@@ -79,7 +79,7 @@ export class QueueService implements BeforeApplicationShutdown {
     if (this.closed) return;
     this.closed = true;
     // Workers first: each finishes the job in hand (bounded by SHUTDOWN_TIMEOUT_MS) before exit.
-    await Promise.all(this.workers.map((w) => withTimeout(w.close(), this.config.shutdownTimeoutMs).catch(() => w.close(true))));
+    await Promise.all(this.workers.map((w) => withTimeout(w.close(), Math.max(1, this.config.shutdownTimeoutMs)).catch(() => w.close(true))));
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
     this.workers.length = 0;
     this.queues.clear();
@@ -132,9 +132,14 @@ export function redisOptions(url: string): Record<string, unknown> {
   };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * `promise`, or a rejection with `onTimeout()` (an Error saying "timeout" by default) if it has not
+ * settled within `ms`; `ms` of 0 or less waits as long as it takes. The work behind it goes on.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error = () => new Error('timeout')): Promise<T> {
+  if (!(ms > 0)) return promise;
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timeout')), ms);
+    const timer = setTimeout(() => reject(onTimeout()), ms);
     promise.then(
       (v) => {
         clearTimeout(timer);
