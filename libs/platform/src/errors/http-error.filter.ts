@@ -22,7 +22,9 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (exception instanceof TooManyRequestsError) void reply.header('retry-after', String(exception.retryAfterSeconds));
     if (body.error.code === 'DEPENDENCY_DOWN') {
       // A dependency's outage is worth a line each time, not a stack: the request was fine.
-      if (!(exception instanceof DependencyDownError)) this.logger.warn(`${request?.method} ${request?.url}: the database is unavailable (${(exception as Error)?.message ?? String(exception)})`);
+      const dependency = (body.error.details as { dependency?: string } | undefined)?.dependency ?? 'a dependency';
+      const cause = exception instanceof DependencyDownError ? exception.message : ((exception as Error)?.message ?? String(exception));
+      this.logger.warn(`${request?.method} ${request?.url}: ${dependency} unavailable (${cause})`);
       void reply.header('retry-after', '1');
     }
     void reply.status(status).send(body);
