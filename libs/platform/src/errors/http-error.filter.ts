@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DependencyDownError, TooManyRequestsError } from './arbiter.error';
+import { TooManyRequestsError } from './arbiter.error';
 import { toErrorResponse } from './error-body';
 
 /** The one global filter: every error leaves as `{error: {code, message, details?}}`. */
@@ -23,8 +23,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (body.error.code === 'DEPENDENCY_DOWN') {
       // A dependency's outage is worth a line each time, not a stack: the request was fine.
       const dependency = (body.error.details as { dependency?: string } | undefined)?.dependency ?? 'a dependency';
-      const cause = exception instanceof DependencyDownError ? exception.message : ((exception as Error)?.message ?? String(exception));
-      this.logger.warn(`${request?.method} ${request?.url}: ${dependency} unavailable (${cause})`);
+      this.logger.warn(`${request?.method} ${request?.url}: ${dependency} unavailable (${(exception as Error)?.message ?? String(exception)})`);
       void reply.header('retry-after', '1');
     }
     void reply.status(status).send(body);

@@ -70,7 +70,8 @@ export async function preparedQuery<R = Record<string, unknown>>(dataSource: Dat
 
 /** PostgreSQL keeps the first 63 bytes of a statement's name. */
 const MAX_NAME = 63;
-const shortNames = new Map<string, string>();
+/** Every name seen, with the name it is prepared under (worked out once: this runs on every statement). */
+const serverNames = new Map<string, string>();
 
 /**
  * The name a statement is prepared under: `name` itself when PostgreSQL keeps all of it, otherwise
@@ -78,10 +79,12 @@ const shortNames = new Map<string, string>();
  * start (statements carrying different kinds of rows) would be one name for two texts.
  */
 export function serverName(name: string): string {
-  if (Buffer.byteLength(name) <= MAX_NAME) return name;
-  let short = shortNames.get(name);
-  if (!short) shortNames.set(name, (short = `${name.slice(0, 40)}#${createHash('sha256').update(name).digest('hex').slice(0, 16)}`));
-  return short;
+  let known = serverNames.get(name);
+  if (known === undefined) {
+    known = Buffer.byteLength(name) <= MAX_NAME ? name : `${name.slice(0, 40)}#${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
+    serverNames.set(name, known);
+  }
+  return known;
 }
 
 /** How one column of a multi-row statement's rows travels (see {@link rowParams}). */
