@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { cpuSeconds, fmt, load, median, paced, percentile, table } from './support';
+import { ADMIN_URL, cpuSeconds, fmt, load, median, paced, percentile, table } from './support';
 import { startBenchApi, transaction } from './http.bench';
 
 /**
@@ -34,7 +34,7 @@ async function main() {
   const mains = [resolve(other), join(__dirname, '..', 'apps/api/src/main.js')];
   const apis: Awaited<ReturnType<typeof startBenchApi>>[] = [];
   const { Client } = await import('pg');
-  const admin = new Client({ connectionString: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
+  const admin = new Client({ connectionString: ADMIN_URL });
   await admin.connect();
   try {
     for (const [k, main] of mains.entries()) apis.push(await startBenchApi(main, {}, k === 0 ? otherNode : undefined));

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { batchSettings, ingestBatches } from './batch.bench';
-import { startBenchApi, transaction } from './http.bench';
-import { cpuSeconds, fmt, freePort, freshDatabase, load, paced, start, table, waitFor } from './support';
+import { startBenchApi, startEchoServer, transaction } from './http.bench';
+import { cpuSeconds, fmt, load, paced, table } from './support';
 
 /**
  * `node dist/bench/cpu.js [build's dist/apps/api/src/main.js] [seconds]`: where the CPU of
@@ -22,14 +22,14 @@ import { cpuSeconds, fmt, freePort, freshDatabase, load, paced, start, table, wa
  */
 async function main() {
   const args = process.argv.slice(2);
+  const echo = args.indexOf('--echo');
+  if (echo >= 0) args.splice(echo, 1);
   const rateAt = args.indexOf('--rate');
   if (rateAt >= 0) {
-    const echo = args.indexOf('--echo');
-    if (echo >= 0) args.splice(echo, 1);
-    const rates = (args[args.indexOf('--rate') + 1] ?? '').split(',').map(Number);
+    const rates = (args[rateAt + 1] ?? '').split(',').map(Number);
     if (!rates.every((r) => r > 0)) throw new Error('usage: node dist/bench/cpu.js [build] --rate <req/s>[,<req/s>...] [seconds] [--echo]');
-    const build = args.slice(0, args.indexOf('--rate'))[0];
-    const seconds = Number(args[args.indexOf('--rate') + 2] ?? 10);
+    const build = args.slice(0, rateAt)[0];
+    const seconds = Number(args[rateAt + 2] ?? 10);
     if (echo < 0) {
       const api = await startBenchApi(build ? resolve(build) : join(__dirname, '..', 'apps/api/src/main.js'));
       try {
@@ -39,15 +39,11 @@ async function main() {
       }
       return;
     }
-    const port = await freePort();
-    const db = await freshDatabase();
-    const server = start(join(__dirname, 'echo-server.js'), { PORT: String(port), DATABASE_URL: db.url });
+    const server = await startEchoServer();
     try {
-      await waitFor(`http://127.0.0.1:${port}/readyz`, server);
-      for (const path of ['/echo', '/stored']) console.log(`${path}\n${await atRates(`http://127.0.0.1:${port}${path}`, {}, server.proc.pid!, rates, seconds)}`);
+      for (const path of ['/echo', '/stored'] as const) console.log(`${path}\n${await atRates(server.url(path), {}, server.pid, rates, seconds)}`);
     } finally {
       await server.stop();
-      await db.drop();
     }
     return;
   }

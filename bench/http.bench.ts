@@ -81,6 +81,27 @@ export async function startBenchApi(main: string, env: Record<string, string> = 
   return { url: `http://127.0.0.1:${port}/v1/events`, headers: { authorization: 'Bearer bench-key-0001' }, pid: api.proc.pid!, database: new URL(db.url).pathname.slice(1), stop };
 }
 
+/**
+ * The baseline of the HTTP benchmark (bench/echo-server.ts) on a free port and a fresh database,
+ * ready: `url(path)` is its `/echo` or `/stored`, `stop` also drops the database.
+ */
+export async function startEchoServer(): Promise<{ url(path: '/echo' | '/stored'): string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const db = await freshDatabase();
+  const server = start(join(__dirname, 'echo-server.js'), { PORT: String(port), DATABASE_URL: db.url });
+  const stop = async () => {
+    await server.stop();
+    await db.drop();
+  };
+  try {
+    await waitFor(`http://127.0.0.1:${port}/readyz`, server);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: (path) => `http://127.0.0.1:${port}${path}`, pid: server.proc.pid!, stop };
+}
+
 export async function runHttpBench({ quick }: { quick: boolean }): Promise<string> {
   const seconds = quick ? 3 : 15;
   const dist = join(__dirname, '..');
@@ -91,18 +112,14 @@ export async function runHttpBench({ quick }: { quick: boolean }): Promise<strin
     return result;
   };
 
-  const echoPort = await freePort();
-  const echoDb = await freshDatabase();
-  const echo = start(join(dist, 'bench/echo-server.js'), { PORT: String(echoPort), DATABASE_URL: echoDb.url });
+  const echo = await startEchoServer();
   try {
-    await waitFor(`http://127.0.0.1:${echoPort}/readyz`, echo);
-    await load(`http://127.0.0.1:${echoPort}/echo`, { body: transaction, seconds: 2 });
-    await run('bare Nest 12 + Fastify, parse and echo', () => load(`http://127.0.0.1:${echoPort}/echo`, { body: transaction, seconds }));
-    await load(`http://127.0.0.1:${echoPort}/stored`, { body: transaction, seconds: 2 });
-    await run('the same echo after one durable insert of the body (grouped, committed)', () => load(`http://127.0.0.1:${echoPort}/stored`, { body: transaction, seconds }));
+    await load(echo.url('/echo'), { body: transaction, seconds: 2 });
+    await run('bare Nest 12 + Fastify, parse and echo', () => load(echo.url('/echo'), { body: transaction, seconds }));
+    await load(echo.url('/stored'), { body: transaction, seconds: 2 });
+    await run('the same echo after one durable insert of the body (grouped, committed)', () => load(echo.url('/stored'), { body: transaction, seconds }));
   } finally {
     await echo.stop();
-    await echoDb.drop();
   }
 
   const { url, headers, stop } = await startBenchApi(join(dist, 'apps/api/src/main.js'));
