@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { idempotencyKey } from '@arbiter/actions';
 import { PointsLedgerService } from '@arbiter/growth';
 import { bootApi, configDir, runnable, withQueries, type Mode, type TestApp } from './support/harness';
 import { poll } from './support/processes';
@@ -80,6 +81,25 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth 
     expect(replay.duplicate).toBe(false);
     expect(replay.actions.find((x: { action: string }) => x.action === 'reward_points').result).toMatchObject({ entry_id: awards[0].result.entry_id, replayed: true });
     expect(await balance('grace')).toBe(165);
+  });
+
+  it('names the entry another process wrote first when a first run\'s carried award is dropped', async () => {
+    // Another delivery of the event, running at once in another process, replayed it and awarded
+    // under the action's key before this run's outcome statement: that statement drops its award.
+    const id = `race-${mode}`;
+    const other = await t.app.get(PointsLedgerService).award({ userId: 'heidi', amount: 75, reason: 'high value food purchase', sourceEventId: id, ruleId: 'high_value_food', idempotencyKey: idempotencyKey(id, 'high_value_food', 0) });
+    const res = await post('/v1/events', { id, type: 'transaction', user_id: 'heidi', payload: { amount: 1500, category: 'food' } });
+    expect(res.statusCode).toBe(200);
+    const award = res.json().actions.find((x: { action: string }) => x.action === 'reward_points');
+    expect(award).toMatchObject({ status: 'succeeded', result: { entry_id: other.entry.id, points: 75, replayed: true } });
+    // The stored result says the same, and the ledger holds that one entry.
+    const stored = (await t.inject({ method: 'GET', url: `/v1/events/${id}` })).json();
+    expect(stored.result.actions.find((x: { action: string }) => x.action === 'reward_points').result.entry_id).toBe(other.entry.id);
+    const again = (await post('/v1/events', { id, type: 'transaction', user_id: 'heidi', payload: { amount: 1500, category: 'food' } })).json();
+    expect(again.duplicate).toBe(true);
+    expect(again.actions.find((x: { action: string }) => x.action === 'reward_points').result.entry_id).toBe(other.entry.id);
+    expect(await entries('heidi')).toMatchObject({ total: 1, items: [{ id: other.entry.id }] });
+    expect(await balance('heidi')).toBe(75);
   });
 
   it('does not award below the threshold or outside food', async () => {

@@ -177,9 +177,13 @@ export class ActionExecutor {
   /** Runs an inline action (claimed, or of an event's first run) and records its outcome. */
   private async runInline(event: ActionEvent, step: Prepared, options: ExecuteOptions): Promise<ActionOutcome> {
     const { match, index, key, action, base } = step;
-    const context: ActionContext = { idempotencyKey: key, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index, mode: 'inline', attempt: 1, carry: step.claim ? undefined : options.carry };
+    // The result, once known: a carried row dropped later (ActionContext.carry) corrects it in place,
+    // and the event's result, which holds this very object, with it.
+    let result: unknown;
+    const carry = step.claim || !options.carry ? undefined : carryFor(options.carry, () => result);
+    const context: ActionContext = { idempotencyKey: key, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index, mode: 'inline', attempt: 1, carry };
     try {
-      const result = normalise(await action.handler.execute(match.actions[index].params as Record<string, unknown>, context));
+      result = normalise(await action.handler.execute(match.actions[index].params as Record<string, unknown>, context));
       await this.record(step, { status: 'succeeded', result: result ?? null, attempts: 1 }, options);
       this.executions.inc({ action: action.name, mode: 'inline', outcome: 'succeeded' });
       return outcomeOf(base, 'inline', 'succeeded', { result });
@@ -244,6 +248,25 @@ function outcomeOf(
   if (more.result !== undefined) outcome.result = more.result;
   if (more.error) outcome.error = more.error;
   return outcome;
+}
+
+/**
+ * An action's `carry`: rows go to the pipeline's; one handed with `ifDropped` gets a `dropped` that
+ * replaces the members of the action's result (`reported()`, an object by then) with what
+ * `ifDropped` answers.
+ */
+function carryFor(carry: (row: CarriedRow) => void, reported: () => unknown): NonNullable<ActionContext['carry']> {
+  return (row, ifDropped) => {
+    if (!ifDropped) return carry(row);
+    const dropped = async () => {
+      const target = reported();
+      const corrected = normalise(await ifDropped());
+      if (!target || typeof target !== 'object' || !corrected || typeof corrected !== 'object') return;
+      for (const k of Object.keys(target)) delete (target as Record<string, unknown>)[k];
+      Object.assign(target, corrected);
+    };
+    carry({ kind: row.kind, row: row.row, dropped });
+  };
 }
 
 /** Results go to JSON (log, response, queue): round-trip now so the caller sees exactly what a replay will. */

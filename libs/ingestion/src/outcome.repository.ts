@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { carriedClauses, Coalescer, JsonText, preparedQuery, rowParams, writeCarriedRecords, type CarriedRow } from '@arbiter/platform';
+import { carriedClauses, Coalescer, droppedRows, JsonText, preparedQuery, rowParams, writeCarriedRecords, type CarriedRow } from '@arbiter/platform';
 import type { PipelineResult } from './pipeline/pipeline.interfaces';
 
 export interface StoredOutcome {
@@ -21,6 +21,8 @@ export interface BatchStatus {
   created_at: string;
 }
 
+const NONE: readonly CarriedRow[] = [];
+
 const OUTCOME_ROWS = { event_id: 'text', batch_id: 'uuid', result: 'json' } as const;
 
 interface Done {
@@ -39,7 +41,7 @@ interface Done {
 @Injectable()
 export class OutcomeRepository {
   /** Results of concurrent events are written by one multi-row statement (one commit), with the rows they carry. */
-  private readonly writes = new Coalescer<Done, void>((items) => this.saveMany(items));
+  private readonly writes = new Coalescer<Done, readonly CarriedRow[]>((items) => this.saveMany(items));
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
@@ -57,9 +59,10 @@ export class OutcomeRepository {
   /**
    * Records a processed event, and writes the rows its stages carried in the same statement; a
    * later success replaces a recorded failure, nothing else replaces a success. `result` may come
-   * as its JSON text ({@link JsonText}): it is stored as it is.
+   * as its JSON text ({@link JsonText}): it is stored as it is. Answers the carried rows that were
+   * not written, their keys taken already ({@link CarriedRow.dropped}; usually none).
    */
-  saveDone(eventId: string, result: PipelineResult | JsonText, batchId?: string, carried: readonly CarriedRow[] = []): Promise<void> {
+  saveDone(eventId: string, result: PipelineResult | JsonText, batchId?: string, carried: readonly CarriedRow[] = []): Promise<readonly CarriedRow[]> {
     return this.writes.submit({ eventId, result, batchId, carried });
   }
 
@@ -68,7 +71,7 @@ export class OutcomeRepository {
     return writeCarriedRecords(this.dataSource, carried);
   }
 
-  private async saveMany(items: Done[]): Promise<void[]> {
+  private async saveMany(items: Done[]): Promise<(readonly CarriedRow[])[]> {
     // ON CONFLICT DO UPDATE may touch a row once per statement: one item per event id, the first,
     // whose carried decision is the one the insert keeps (ON CONFLICT DO NOTHING skips the later).
     const first = new Map<string, Done>();
@@ -76,16 +79,26 @@ export class OutcomeRepository {
     const unique = [...first.values()];
     const outcomes = rowParams(OUTCOME_ROWS, unique.map((i) => ({ event_id: i.eventId, batch_id: i.batchId ?? null, result: i.result })), 1, 'o');
     const carried = carriedClauses(items.flatMap((i) => i.carried), 1 + outcomes.values.length);
-    await preparedQuery(
-      this.dataSource,
-      `arbiter_outcomes_done${carried.name && `+${carried.name}`}`,
-      `${carried.clause}INSERT INTO event_outcomes (event_id, status, batch_id, result)
+    const store = `INSERT INTO event_outcomes (event_id, status, batch_id, result)
        SELECT event_id, 'done', batch_id, result FROM ${outcomes.source}
        ON CONFLICT (event_id) DO UPDATE SET status = 'done', result = EXCLUDED.result, error = NULL, updated_at = now()
-       WHERE event_outcomes.status <> 'done'`,
+       WHERE event_outcomes.status <> 'done'`;
+    const landed = await preparedQuery<{ landed: string }>(
+      this.dataSource,
+      `arbiter_outcomes_done${carried.name && `+${carried.name}`}`,
+      // Asked which keyed rows it wrote, the statement ends with their keys.
+      carried.landed ? `${carried.clause}, stored AS (${store}) ${carried.landed}` : `${carried.clause}${store}`,
       [...outcomes.values, ...carried.values],
     );
-    return items.map(() => undefined);
+    return items.map((i) => (carried.landed ? droppedRows(i.carried, landed) : NONE));
+  }
+
+  /**
+   * Replaces an event's stored result, if it is still `stored` (the text this process stored): a
+   * correction after a carried row was dropped. A result another delivery stored stays.
+   */
+  async correct(eventId: string, stored: string, result: string): Promise<void> {
+    await this.dataSource.query('UPDATE event_outcomes SET result = $3::json, updated_at = now() WHERE event_id = $1 AND result::text = $2', [eventId, stored, result]);
   }
 
   /** Records that a queued event failed its last attempt (it stays listed and retriable). */

@@ -45,6 +45,7 @@ const NEXT_ID = `nextval(pg_get_serial_sequence('growth_points_entries', 'id'))`
 const AWARDS: RowKind = {
   name: 'points_awards',
   recordsDone: true,
+  key: { column: 'idempotency_key', field: 'k' },
   shape: { id: 'text', user_id: 'text', amount: 'text', reason: 'text', src: 'text', rule: 'text', k: 'text', exp: 'timestamptz' },
   sql: (rows) => `INSERT INTO growth_points_entries (id, user_id, amount, reason, source_event_id, rule_id, idempotency_key, expires_at)
      SELECT COALESCE(x.id::bigint, ${NEXT_ID}), x.user_id, x.amount::numeric, x.reason, x.src, x.rule, x.k, x.exp FROM ${rows.source}
@@ -107,6 +108,16 @@ export class PointsLedgerService {
     return this.ids.drawn[this.ids.next++];
   }
 
+  /** The entry written under `key`, if any. */
+  async entryByKey(key: string): Promise<PointsEntry | undefined> {
+    return (await this.byKeys([key]))[0];
+  }
+
+  private async byKeys(keys: readonly string[]): Promise<PointsEntry[]> {
+    const found: Record<string, unknown>[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM growth_points_entries WHERE idempotency_key = ANY($1::text[])`, [keys]);
+    return found.map(view);
+  }
+
   private async awardMany(as: NewAward[]): Promise<{ entry: PointsEntry; created: boolean }[]> {
     const params = rowParams(AWARDS.shape, as.map((a) => awardRow(a, null)), 1);
     const rows = await preparedQuery(this.dataSource, 'arbiter_points_award', `${AWARDS.sql(params)} RETURNING ${COLUMNS}`, params.values);
@@ -114,10 +125,7 @@ export class PointsLedgerService {
     const written = new Map(created);
     const missing = as.filter((a) => !created.has(a.idempotencyKey)).map((a) => a.idempotencyKey);
     const existing = new Map<string, PointsEntry>();
-    if (missing.length) {
-      const found: Record<string, unknown>[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM growth_points_entries WHERE idempotency_key = ANY($1::text[])`, [missing]);
-      for (const r of found) existing.set(String(r.idempotency_key), view(r));
-    }
+    if (missing.length) for (const e of await this.byKeys(missing)) existing.set(e.idempotency_key, e);
     return as.map((a) => {
       const mine = created.get(a.idempotencyKey);
       if (mine) {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Action, PermanentActionError, type ActionContext, type ActionHandler } from '@arbiter/actions';
-import { PointsLedgerService } from './points-ledger.service';
+import { PointsLedgerService, type PointsEntry } from './points-ledger.service';
 
 /**
  * The params as the handler receives them. The rules compiler computes them per event:
@@ -63,12 +63,22 @@ export class RewardPointsAction implements ActionHandler<RewardPointsParams, Rew
     if (context.carry) {
       // An event's first run: the entry is written by the statement that stores the outcome.
       const { row, id } = await this.ledger.carriedAward(award);
-      context.carry(row);
+      // Dropped when another process ran the event at once and awarded first: name its entry.
+      context.carry(row, async () => replayedAs(await this.ledger.entryByKey(award.idempotencyKey)));
       return { user_id: award.userId, points: amount, reason: award.reason, entry_id: id, expires_at: expiresAt ? expiresAt.toISOString() : null, replayed: false };
     }
     const { entry, created } = await this.ledger.award(award);
-    return { user_id: entry.user_id, points: entry.amount, reason: entry.reason, entry_id: entry.id, expires_at: entry.expires_at, replayed: !created };
+    return resultOf(entry, !created);
   }
+}
+
+function resultOf(entry: PointsEntry, replayed: boolean): RewardPointsResult {
+  return { user_id: entry.user_id, points: entry.amount, reason: entry.reason, entry_id: entry.id, expires_at: entry.expires_at, replayed };
+}
+
+function replayedAs(entry: PointsEntry | undefined): RewardPointsResult {
+  if (!entry) throw new Error('the ledger holds no entry under the award\'s key');
+  return resultOf(entry, true);
 }
 
 /** The amount to award, or a permanent failure naming what is wrong. */

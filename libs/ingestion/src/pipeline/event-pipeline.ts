@@ -137,8 +137,9 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     try {
       const result = await this.run(ruleSet, stages, event, mode, await this.facts.evaluationInputs(event.user_id, user), carried, inserted);
       // One statement stores the outcome and the rows the stages handed over (the fraud decision, the action log's records).
-      const text = JSON.stringify(result);
-      await this.outcomes.saveDone(event.id, new JsonText(text), batchId, carried);
+      let text = JSON.stringify(result);
+      const dropped = await this.outcomes.saveDone(event.id, new JsonText(text), batchId, carried);
+      if (dropped.length) text = await this.corrected(event.id, result, text, dropped);
       this.texts.set(result, text);
       return result;
     } catch (err) {
@@ -146,6 +147,25 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
       // those actions instead of running them again.
       await this.outcomes.saveRecords(carried).catch((e: Error) => this.logger.error(`event ${event.id}: could not record its actions' outcomes: ${e.message}`));
       throw err;
+    }
+  }
+
+  /**
+   * After rows the outcome statement carried were dropped, their keys taken by another delivery of
+   * the event running at once in another process (docs/events.md): each row's owner corrects what
+   * it reported (`reward_points` names the entry the ledger holds), and the stored result, if this
+   * run's, is replaced. Answers the result's new text.
+   */
+  private async corrected(eventId: string, result: PipelineResult, stored: string, dropped: readonly CarriedRow[]): Promise<string> {
+    try {
+      await Promise.all(dropped.map((r) => r.dropped!()));
+      const text = JSON.stringify(result);
+      if (text !== stored) await this.outcomes.correct(eventId, stored, text);
+      return text;
+    } catch (err) {
+      // The event's effects are stored; it is answered as stored rather than failed.
+      this.logger.warn(`event ${eventId}: could not correct its result after a concurrent delivery: ${(err as Error).message}`);
+      return stored;
     }
   }
 

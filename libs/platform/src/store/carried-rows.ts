@@ -21,30 +21,60 @@ export interface RowKind {
    * statement that was to carry them is not run (the event failed); others are dropped with it.
    */
   readonly recordsDone?: boolean;
+  /**
+   * For an INSERT whose conflict drops a row: the key column of that conflict and the row's field
+   * holding it. A carrier that asks ({@link carriedClauses} `landed`) learns which rows it wrote,
+   * and calls {@link CarriedRow.dropped} of the others.
+   */
+  readonly key?: { readonly column: string; readonly field: string };
 }
 
 /** One row of a {@link RowKind}, waiting for a statement to carry it. */
 export interface CarriedRow {
   kind: RowKind;
   row: Record<string, unknown>;
+  /**
+   * Called when the statement carrying this row ran but did not write it, its key being taken
+   * already (another process wrote it first, in the race docs/events.md describes): whoever handed
+   * the row over corrects what it reported. Only for a kind with a {@link RowKind.key}.
+   */
+  dropped?: () => Promise<void>;
 }
 
 /**
  * `WITH` clauses writing `rows`, grouped by kind (in name order), their parameters numbered from
  * `firstParam`: prepend to a statement that takes `firstParam - 1` parameters of its own. Answers
  * the clause ('' for no rows), the extra parameters, and a name for the combination of kinds.
+ *
+ * `landed` is '' unless a row has a {@link CarriedRow.dropped}: then the clauses of keyed kinds
+ * return the keys they wrote, and `landed` is a query of them (one column, `landed`) for the
+ * statement to end with, its main write moved into a clause of its own; {@link droppedRows} reads
+ * its answer. Such a statement's name ends in `?`.
  */
-export function carriedClauses(rows: readonly CarriedRow[], firstParam: number): { clause: string; values: unknown[]; name: string } {
+export function carriedClauses(rows: readonly CarriedRow[], firstParam: number): { clause: string; values: unknown[]; name: string; landed: string } {
   const groups = byKind(rows);
-  if (!groups.length) return { clause: '', values: [], name: '' };
+  if (!groups.length) return { clause: '', values: [], name: '', landed: '' };
+  const checked = rows.some((r) => r.dropped && r.kind.key);
   const clauses: string[] = [];
+  const landed: string[] = [];
   const values: unknown[] = [];
   for (const [i, g] of groups.entries()) {
     const params = rowParams(g.kind.shape, g.items.map((r) => r.row), firstParam + values.length);
-    clauses.push(`carried_${i} AS (${g.kind.sql(params)})`);
+    const key = checked ? g.kind.key : undefined;
+    clauses.push(`carried_${i} AS (${g.kind.sql(params)}${key ? ` RETURNING ${key.column}::text AS landed` : ''})`);
+    if (key) landed.push(`SELECT landed FROM carried_${i}`);
     values.push(...params.values);
   }
-  return { clause: `WITH ${clauses.join(', ')} `, values, name: groups.map((g) => g.kind.name).join('+') };
+  const name = groups.map((g) => g.kind.name).join('+') + (checked ? '?' : '');
+  return { clause: `WITH ${clauses.join(', ')} `, values, name, landed: landed.join(' UNION ALL ') };
+}
+
+/** The rows of `rows` that can tell they were dropped and were: their keys are not among `landed` (the answer of a statement that ended with {@link carriedClauses}' `landed`). */
+export function droppedRows(rows: readonly CarriedRow[], landed: readonly { landed: string }[]): CarriedRow[] {
+  const checked = rows.filter((r) => r.dropped && r.kind.key);
+  if (!checked.length) return [];
+  const written = new Set(landed.map((l) => l.landed));
+  return checked.filter((r) => !written.has(String(r.row[r.kind.key!.field])));
 }
 
 /**
