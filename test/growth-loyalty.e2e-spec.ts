@@ -102,6 +102,34 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth 
     expect(await balance('heidi')).toBe(75);
   });
 
+  it('runs a stored event that never finished as it was stored, whatever the body sent again says', async () => {
+    // Appended, then the call failed before its outcome (a 503, a crash): the log holds the event.
+    const stored = async (id: string, user: string, amount: number) =>
+      ds.query(`INSERT INTO events (id, user_id, type, source, occurred_at, payload) VALUES ($1, $2, 'transaction', 'api', now(), $3::jsonb)`, [id, user, JSON.stringify({ amount, category: 'food' })]);
+    const points = (body: { actions: { action: string; result: { user_id: string; points: number } }[] }) => body.actions.find((a) => a.action === 'reward_points')?.result;
+
+    // The same user, another amount: 5% of the stored 2,000, not of 5,000.
+    await stored(`again-1-${mode}`, 'ivan', 2000);
+    const same = await post('/v1/events', { id: `again-1-${mode}`, type: 'transaction', user_id: 'ivan', payload: { amount: 5000, category: 'food' } });
+    expect(same.statusCode).toBe(200);
+    expect(same.json().duplicate).toBe(false);
+    expect(points(same.json())).toMatchObject({ user_id: 'ivan', points: 100 });
+    expect(await balance('ivan')).toBe(100);
+
+    // Another user: the stored one's event, evaluated on the stored user's facts.
+    await stored(`again-2-${mode}`, 'judy', 1200);
+    const other = await post('/v1/events', { id: `again-2-${mode}`, type: 'transaction', user_id: 'mallory', payload: { amount: 9000, category: 'food' } });
+    expect(other.statusCode).toBe(200);
+    expect(points(other.json())).toMatchObject({ user_id: 'judy', points: 60 });
+    expect(await balance('judy')).toBe(60);
+    expect(await balance('mallory')).toBe(0);
+    const decisions: { user_id: string }[] = await ds.query('SELECT user_id FROM fraud_decisions WHERE event_id = $1', [`again-2-${mode}`]);
+    expect(decisions.map((d) => d.user_id)).toEqual(['judy']);
+    // The log still holds the event as first sent.
+    const logged = (await t.inject({ method: 'GET', url: `/v1/events/again-2-${mode}` })).json();
+    expect(logged).toMatchObject({ status: 'done', event: { user_id: 'judy', payload: { amount: 1200 } } });
+  });
+
   it('does not award below the threshold or outside food', async () => {
     for (const [id, payload] of [['food-edge', { amount: 1000, category: 'food' }], ['tv', { amount: 5000, category: 'electronics' }]] as const) {
       const res = await post('/v1/events', { id, type: 'transaction', user_id: 'bob', payload });

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { ActionExecutor, EventSinks, type ActionOutcome, type EmittedEvent } from '@arbiter/actions';
-import { CatalogueService, EventLogService, FactsService, type EvaluationInputs } from '@arbiter/facts';
+import { CatalogueService, EventLogService, FactsService, type EvaluationInputs, type StoredEvent } from '@arbiter/facts';
 import { JsonText, ValidationError, type CarriedRead, type CarriedRow } from '@arbiter/platform';
 import { RuleSetService } from '@arbiter/ruleset';
 import type { EvalResult, RuleMatch, RuleSet } from '@arbiter/rules';
@@ -27,6 +27,11 @@ const DEFAULT_ORDER = 1000;
  * step is idempotent (the event insert, the action log, the outcome), so an attempt cut short by a
  * crash is simply run again by the queue: effects happen once.
  */
+/** The event as the log holds it, with this delivery's session and depth (which the log does not keep). */
+function asStored(stored: StoredEvent, delivery: IncomingEvent): IncomingEvent {
+  return { id: stored.id, type: stored.type, user_id: stored.user_id, source: stored.source, session_id: delivery.session_id, occurred_at: stored.occurred_at, payload: stored.payload, depth: delivery.depth };
+}
+
 @Injectable()
 export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('EventPipeline');
@@ -120,7 +125,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     const prefetch = this.facts.prefetch(ruleSet.factCalls(event.type), event.user_id);
     const stages = this.stagesFor(ruleSet);
     const reads = stages.flatMap((stage) => this.prepare(stage, event, ruleSet));
-    const { inserted, user, windows } = await this.eventLog.append(event, undefined, { withUser: true, windows: prefetch.windows, reads, deferFlush: true });
+    const { inserted, user, windows, event: stored } = await this.eventLog.append(event, undefined, { withUser: true, windows: prefetch.windows, reads, deferFlush: true });
     prefetch.seed(windows);
     if (!inserted) {
       const prior = await this.outcomes.find(event.id);
@@ -128,8 +133,13 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
         this.duplicates.inc({ mode });
         return { ...prior.result, duplicate: true };
       }
-      // Stored but never finished (a crash mid-way, or a failed job retried): run it again; every
-      // step below is idempotent, so nothing happens twice.
+      // Stored but never finished (a crash mid-way, a failed job retried, a call answered 503):
+      // run it again, as it was stored, whatever this delivery's body says; every step below is
+      // idempotent, so nothing happens twice. Another user or type than the body's: what was read
+      // for the body is of no use, so it starts over with the stored event.
+      const replay = asStored(stored, event);
+      if (replay.user_id !== event.user_id || replay.type !== event.type) return this.processNow(replay, mode, batchId);
+      event = replay;
     }
     this.ingested.inc(event.type, mode);
     setSessionUser(event.user_id);
