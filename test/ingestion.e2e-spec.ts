@@ -286,7 +286,90 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
   });
 
   it('answers 404 for an unknown batch', async () => {
-    expect((await t.inject({ method: 'GET', url: '/v1/events/batch/00000000-0000-0000-0000-000000000000' })).statusCode).toBe(404);
+    for (const id of ['00000000-0000-0000-0000-000000000000', '000000000000000000000000000000000000', '------------------------------------', 'nope']) {
+      const res = await t.inject({ method: 'GET', url: `/v1/events/batch/${id}` });
+      expect([id, res.statusCode, res.json().error.code]).toEqual([id, 404, 'NOT_FOUND']);
+    }
+  });
+});
+
+describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s', (mode) => {
+  let t: TestApp;
+  let cfg: Awaited<ReturnType<typeof configDir>>;
+  let ds: DataSource;
+  beforeAll(async () => {
+    cfg = await configDir({ rules: { 'test.yaml': RULES } });
+    t = await bootApi(mode, { CONFIG_DIR: cfg.dir, EVENT_ATTEMPTS: '1' });
+    ds = t.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await cfg?.cleanup();
+  });
+
+  const post = (url: string, payload: unknown) => t.inject({ method: 'POST', url, payload: payload as object });
+  const status = (batchId: string) => t.inject({ method: 'GET', url: `/v1/events/batch/${batchId}` }).then((r) => r.json());
+  const event = (id: string) => ({ id, type: 'transaction', user_id: 'u-queued', payload: { amount: 50 } });
+  const refuse = async (ids: string[], work: () => Promise<void>) => {
+    await ds.query(`CREATE FUNCTION refuse_outcome() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT OR UPDATE ON event_outcomes FOR EACH ROW WHEN (NEW.event_id IN (${ids.map((i) => `'${i}'`).join(', ')}) AND NEW.status = 'done') EXECUTE FUNCTION refuse_outcome()`);
+    try {
+      await work();
+    } finally {
+      await ds.query('DROP TRIGGER refuse_outcome ON event_outcomes');
+      await ds.query('DROP FUNCTION refuse_outcome()');
+    }
+  };
+
+  it("queues events whose ids name the queue's own keys, are numbers or hold a colon, and the queue goes on working", async () => {
+    const ids = ['wait', 'meta', 'id', 'events', 'stalled-check', 'active', 'failed', 'marker', '12345', 'a:b', 'a/b'];
+    const res = await post('/v1/events/batch', { events: ids.map(event) });
+    expect(res.statusCode).toBe(202);
+    expect(await waitFor(() => status(res.json().batch_id), (s) => s.done === ids.length)).toMatchObject({ done: ids.length, queued: 0, failed: 0 });
+    const outcomes: { event_id: string }[] = await ds.query(`SELECT event_id FROM event_outcomes WHERE status = 'done' AND event_id = ANY($1)`, [ids]);
+    expect(outcomes.map((o) => o.event_id).sort()).toEqual([...ids].sort());
+    // And the next batch, and readiness, are unaffected.
+    const next = await post('/v1/events/batch', { events: [event('after-keys')] });
+    expect(next.statusCode).toBe(202);
+    expect(await waitFor(() => status(next.json().batch_id), (s) => s.done === 1)).toMatchObject({ done: 1 });
+    expect((await t.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+
+  it('lists an event that failed its last attempt, retries it on request, and queues it again when it is sent again', async () => {
+    const [sentAgain, retried] = [`fail-again-${mode}`, `fail-retry-${mode}`];
+    let first = '';
+    await refuse([sentAgain, retried], async () => {
+      const res = await post('/v1/events/batch', { events: [event(sentAgain), event(retried), event(`fail-ok-${mode}`)] });
+      expect(res.statusCode).toBe(202);
+      first = res.json().batch_id;
+      expect(await waitFor(() => status(first), (s) => s.failed === 2 && s.done === 1)).toMatchObject({ failed: 2, done: 1, queued: 0 });
+    });
+    const listed = (await t.inject({ method: 'GET', url: '/v1/events/failed' })).json();
+    expect(listed.items.map((i: { id: string }) => i.id).sort()).toEqual([retried, sentAgain].sort());
+    expect(listed.items[0]).toMatchObject({ batch_id: first, type: 'transaction', user_id: 'u-queued', attempts: 1, error: expect.stringContaining('refused by the test') });
+
+    // Sent again in a new batch: run again (it counts there as a duplicate, its outcome being the first batch's).
+    const again = await post('/v1/events/batch', { events: [event(sentAgain)] });
+    expect(again.statusCode).toBe(202);
+    expect(await waitFor(() => status(again.json().batch_id), (s) => s.queued === 0)).toMatchObject({ total: 1, duplicate: 1, failed: 0 });
+    // Retried by id.
+    const retry = await post(`/v1/events/failed/${retried}/retry`, {});
+    expect(retry.statusCode).toBe(202);
+    expect(retry.json()).toEqual({ id: retried, state: 'waiting' });
+    expect(await waitFor(() => status(first), (s) => s.done === 3)).toMatchObject({ done: 3, failed: 0, queued: 0 });
+    expect((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items).toEqual([]);
+    expect((await post(`/v1/events/failed/${retried}/retry`, {})).statusCode).toBe(404);
+  });
+
+  it('refuses a batch larger than the queue can ever hold with a 400', async () => {
+    const small = await bootApi(mode, { QUEUE_MAX_DEPTH: '3', BATCH_MAX_EVENTS: '10', WORKERS_ENABLED: 'false' });
+    try {
+      const res = await small.inject({ method: 'POST', url: '/v1/events/batch', payload: { events: ['a', 'b', 'c', 'd'].map(event) } });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.details.errors).toEqual([{ path: 'events', message: expect.stringContaining('QUEUE_MAX_DEPTH') }]);
+    } finally {
+      await small.close();
+    }
   });
 });
 

@@ -74,7 +74,7 @@ export class EventsController {
   @RequireScope('ingest')
   @ApiOperation({ summary: 'Progress of a batch: queued, done, failed and duplicate counts' })
   batchStatus(@Param('id') id: string) {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new NotFoundError('batch', id);
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new NotFoundError('batch', id);
     return this.queue.status(id);
   }
 

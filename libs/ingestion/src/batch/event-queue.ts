@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import type { Job, Queue } from 'bullmq';
-import { AppConfig, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError, withTimeout } from '@arbiter/platform';
+import { AppConfig, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError, ValidationError, withTimeout } from '@arbiter/platform';
 import { runInJobSession } from '@arbiter/session';
 import type { IncomingEvent } from '../event.schema';
 import { eventJobs } from '../ingestion.metrics';
@@ -28,13 +28,23 @@ export interface FailedEventJob {
 
 const DEPTH_CACHE_MS = 250;
 
+/**
+ * The queue's job id of an event: `event/` and its id URI-encoded, one job id per event id. The
+ * id itself could name one of BullMQ's own keys (`wait`, `meta`, `id`...), a number or hold a `:`,
+ * all of which BullMQ refuses or, worse, writes over its own structures with.
+ */
+export function eventJobId(eventId: string): string {
+  return `event/${encodeURIComponent(eventId)}`;
+}
+
 const QUEUE_DOWN = () =>
   new DependencyDownError('queue', 'the event queue did not answer in time; retry in a moment (sending the same events again is safe: an event is queued once under its id)');
 
 /**
  * Batch intake and the workers behind it. Accepted events are enqueued durably before the answer
- * (`addBulk`, job id = event id: an event still queued is not queued twice, and the pipeline answers
- * one already processed as a duplicate, so a retried batch counts nothing twice), each then runs the same
+ * (`addBulk`, one job id per event id, {@link eventJobId}: an event still queued is not queued
+ * twice, one whose job failed is retried, and the pipeline answers one already processed as a
+ * duplicate, so a retried batch counts nothing twice), each then runs the same
  * pipeline as a synchronous call, in a session of its own, with retries and exponential backoff;
  * one that fails its last try is kept, listed and retriable. Intake refuses work (429) while more
  * than QUEUE_MAX_DEPTH events wait, and readiness fails above 80% of it.
@@ -108,6 +118,9 @@ export class EventQueue implements OnApplicationBootstrap {
    * are event ids, so a client that sends it again counts nothing twice).
    */
   async enqueue(events: readonly IncomingEvent[]): Promise<{ batch_id: string; accepted: number }> {
+    if (events.length > this.config.queueMaxDepth) {
+      throw new ValidationError([{ path: 'events', message: `must have at most ${this.config.queueMaxDepth} events, all the queue holds (QUEUE_MAX_DEPTH)` }]);
+    }
     const waiting = await withTimeout(this.waiting(), this.config.queueTimeoutMs, QUEUE_DOWN);
     if (waiting + events.length > this.config.queueMaxDepth) {
       const throughput = Math.max(this.config.eventConcurrency * 100, 500);
@@ -123,7 +136,7 @@ export class EventQueue implements OnApplicationBootstrap {
         name: event.type,
         data: { event, batchId },
         opts: {
-          jobId: event.id,
+          jobId: eventJobId(event.id),
           attempts: this.config.eventAttempts,
           backoff: { type: 'exponential', delay: 1000 },
           // A processed event's job goes at once: its result is stored with the outcome, and a
@@ -135,8 +148,22 @@ export class EventQueue implements OnApplicationBootstrap {
       })),
     );
     await withTimeout(adding, this.config.queueTimeoutMs, QUEUE_DOWN);
+    await withTimeout(this.retryFailed(queue, events), this.config.queueTimeoutMs, QUEUE_DOWN);
     this.depth.value += events.length;
     return { batch_id: batchId, accepted: events.length };
+  }
+
+  /**
+   * Events sent again whose jobs failed their last attempt: `addBulk` skips a job id the queue
+   * still holds, and a failed job is kept (listed, retriable), so each is retried instead. Only
+   * looked for while some job has failed.
+   */
+  private async retryFailed(queue: Queue<EventJobData>, events: readonly IncomingEvent[]): Promise<void> {
+    if (!(await queue.getFailedCount())) return;
+    const ids = events.map((e) => eventJobId(e.id));
+    const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
+    const failed = ids.filter((_, i) => states[i] === 'failed');
+    await Promise.all(failed.map(async (id) => (await queue.getJob(id))?.retry('failed')));
   }
 
   async status(batchId: string) {
@@ -151,7 +178,7 @@ export class EventQueue implements OnApplicationBootstrap {
     return {
       total,
       items: jobs.filter(Boolean).map((job) => ({
-        id: String(job.id),
+        id: job.data.event.id,
         batch_id: job.data.batchId,
         type: job.data.event.type,
         user_id: job.data.event.user_id,
@@ -164,7 +191,7 @@ export class EventQueue implements OnApplicationBootstrap {
 
   async retry(id: string): Promise<{ id: string; state: string }> {
     const queue = await this.queue();
-    const job = await queue.getJob(id);
+    const job = await queue.getJob(eventJobId(id));
     if (!job || !(await job.isFailed())) throw new NotFoundError('failed event job', id);
     await job.retry('failed');
     return { id, state: 'waiting' };
