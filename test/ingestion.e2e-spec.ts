@@ -196,6 +196,30 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     expect(await entry(replay)).toEqual([{ status: 'succeeded', attempts: 1, once: false }]);
   });
 
+  it('accepts what the log can hold at its limits: 128-character ids, a 64-character type and source, an hour ahead', async () => {
+    const id = `${mode}-`.padEnd(128, 'i');
+    const user = 'u'.repeat(128);
+    const occurred = new Date(Date.now() + 3_000_000).toISOString();
+    const res = await post('/v1/events', { id, type: 't'.repeat(64), user_id: user, source: 's'.repeat(64), occurred_at: occurred, payload: { note: 'emoji \ud83d\ude00 is fine' } });
+    expect(res.statusCode).toBe(200);
+    // Fetched back by its id, and its user's by theirs (longer than Fastify's default 100 for a path parameter).
+    const stored = await t.inject({ method: 'GET', url: `/v1/events/${id}` });
+    expect(stored.statusCode).toBe(200);
+    expect(stored.json().event).toMatchObject({ user_id: user, occurred_at: occurred, payload: { note: 'emoji \ud83d\ude00 is fine' } });
+    expect((await t.inject({ method: 'GET', url: `/v1/growth/users/${user}/points` })).json()).toEqual({ user_id: user, balance: 0 });
+  });
+
+  it('accepts a CloudEvent sent as application/cloudevents+json', async () => {
+    const res = await t.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' },
+      payload: JSON.stringify({ specversion: '1.0', id: `ce-type-${mode}`, type: 'transaction', source: 'shop', subject: 'u-ce', datacontenttype: 'application/json', data: { amount: 200 } }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().matched).toEqual([{ rule_id: 'tag_big_spender', domain: 'growth' }]);
+  });
+
   it('accepts a CloudEvents envelope, subject being the user', async () => {
     const res = await post('/v1/events', { specversion: '1.0', id: 'ce-1', type: 'transaction', source: 'shop', subject: 'u-ce', time: '2026-01-01T00:00:00Z', data: { amount: 200 } });
     expect(res.statusCode).toBe(200);
@@ -212,6 +236,21 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     ['a bad timestamp', { type: 'transaction', user_id: 'u', occurred_at: 'yesterday', payload: {} }, 'occurred_at'],
     ['a payload nested too deep', { type: 'other', user_id: 'u', payload: JSON.parse('{"a":'.repeat(20) + '1' + '}'.repeat(20)) }, 'payload.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a'],
     ['a prototype key', { type: 'other', user_id: 'u', payload: { nested: { constructor: 1 } } }, 'payload.nested.constructor'],
+    // What the schema allowed and the database refused (500s before).
+    ['a user id longer than the log holds', { type: 'other', user_id: 'u'.repeat(129), payload: {} }, 'user_id'],
+    ['a type longer than the log holds', { type: 't'.repeat(65), user_id: 'u', payload: {} }, 'type'],
+    ['a source longer than the log holds', { type: 'other', user_id: 'u', source: 's'.repeat(65), payload: {} }, 'source'],
+    ['a leap second', { type: 'other', user_id: 'u', occurred_at: '2026-01-01T23:59:60Z', payload: {} }, 'occurred_at'],
+    ['year 0', { type: 'other', user_id: 'u', occurred_at: '0000-01-01T00:00:00Z', payload: {} }, 'occurred_at'],
+    ['a time past year 9999 in UTC', { type: 'other', user_id: 'u', occurred_at: '9999-12-31T23:59:59-14:00', payload: {} }, 'occurred_at'],
+    ['a time further ahead than EVENT_MAX_FUTURE_MS', { type: 'other', user_id: 'u', occurred_at: new Date(Date.now() + 2 * 3_600_000).toISOString(), payload: {} }, 'occurred_at'],
+    ['a NUL character in the user id', { type: 'other', user_id: 'u\u0000v', payload: {} }, 'user_id'],
+    ['a NUL character in a payload value', { type: 'other', user_id: 'u', payload: { note: ['ok', 'a\u0000b'] } }, 'payload.note[1]'],
+    ['a lone surrogate in a payload value', { type: 'other', user_id: 'u', payload: { note: 'a\ud800' } }, 'payload.note'],
+    ['a NUL character in a payload key', { type: 'other', user_id: 'u', payload: { 'k\u0000': 1 } }, 'payload.k\u0000'],
+    ['a CloudEvent dated a leap second', { specversion: '1.0', type: 'other', source: 'shop', subject: 'u', time: '2026-12-31T23:59:60Z', data: {} }, 'time'],
+    ['a CloudEvent with a NUL character in its data', { specversion: '1.0', type: 'other', source: 'shop', subject: 'u', data: { a: '\u0000' } }, 'data.a'],
+    ['a CloudEvent whose data is not JSON', { specversion: '1.0', type: 'other', source: 'shop', subject: 'u', datacontenttype: 'application/jsonx', data: {} }, 'datacontenttype'],
   ])('refuses %s with a 400 naming its path, and stores nothing', async (_what, body, path) => {
     const id = `bad-${Math.random().toString(36).slice(2)}`;
     const res = await post('/v1/events', { id, ...body });
@@ -274,8 +313,18 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     expect(paths).toEqual(expect.arrayContaining(['events[1].user_id']));
     const late = await post('/v1/events/batch', { events: [{ id: 'ok-2', type: 'transaction', user_id: 'u', payload: { amount: 'x' } }, { id: 'ok-2', type: 'transaction', user_id: 'u' }] });
     expect(late.json().error.details.errors.map((e: { path: string }) => e.path)).toEqual(['events[0].payload.amount', 'events[1].id']);
+    // What the database could not store, named per event and in each event's own shape.
+    const unstorable = await post('/v1/events/batch', {
+      events: [
+        { id: 'ok-3', type: 'transaction', user_id: 'u', payload: { amount: 1 } },
+        { id: 'ok-4', type: 'transaction', user_id: 'u', occurred_at: '2026-06-30T23:59:60Z', payload: {} },
+        { specversion: '1.0', id: 'ok-5', type: 'other', source: 'shop', subject: 'u', data: { note: '\u0000' } },
+      ],
+    });
+    expect(unstorable.statusCode).toBe(400);
+    expect(unstorable.json().error.details.errors.map((e: { path: string }) => e.path)).toEqual(['events[1].occurred_at', 'events[2].data.note']);
     await new Promise((r) => setTimeout(r, 300));
-    expect(await count("SELECT count(*) AS n FROM events WHERE id IN ('ok-1', 'ok-2')")).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM events WHERE id IN ('ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5')")).toBe(0);
   });
 
   it('refuses more events than BATCH_MAX_EVENTS', async () => {

@@ -16,7 +16,7 @@ export function normalizeEvent(body: Record<string, unknown>, sessionHeader?: st
       user_id: String(body.subject),
       source: String(body.source),
       session_id: typeof body.sessionid === 'string' ? body.sessionid : sessionHeader,
-      occurred_at: typeof body.time === 'string' ? new Date(body.time).toISOString() : now.toISOString(),
+      occurred_at: typeof body.time === 'string' ? isoTime(body.time) : now.toISOString(),
       payload: (body.data ?? {}) as Record<string, unknown>,
     };
   }
@@ -26,14 +26,68 @@ export function normalizeEvent(body: Record<string, unknown>, sessionHeader?: st
     user_id: String(body.user_id),
     source: typeof body.source === 'string' && body.source ? body.source : 'api',
     session_id: typeof body.session_id === 'string' ? body.session_id : sessionHeader,
-    occurred_at: typeof body.occurred_at === 'string' ? new Date(body.occurred_at).toISOString() : now.toISOString(),
+    occurred_at: typeof body.occurred_at === 'string' ? isoTime(body.occurred_at) : now.toISOString(),
     payload: (body.payload ?? {}) as Record<string, unknown>,
   };
 }
 
+/** A time as ISO 8601 in UTC; one that does not parse stays as sent, for {@link eventProblems} to report. */
+function isoTime(value: string): string {
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? value : new Date(t).toISOString();
+}
+
+/** The body's names of an event's fields: Arbiter's own shape, or a CloudEvent's. */
+const NATIVE_NAMES = { id: 'id', user_id: 'user_id', source: 'source', session_id: 'session_id', occurred_at: 'occurred_at', payload: 'payload' } as const;
+const CLOUD_NAMES = { id: 'id', user_id: 'subject', source: 'source', session_id: 'sessionid', occurred_at: 'time', payload: 'data' } as const;
+
+const UNSTORABLE = 'must not hold a NUL character (\\u0000) or a lone UTF-16 surrogate: PostgreSQL cannot store them';
+
+/** Text PostgreSQL can store: no NUL character, no lone UTF-16 surrogate. */
+export function storableText(s: string): boolean {
+  return !s.includes('\u0000') && (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+export interface EventLimits {
+  /** Deepest nesting of the payload (PAYLOAD_MAX_DEPTH). */
+  maxDepth: number;
+  /** How far ahead of this server's clock `occurred_at` may be (EVENT_MAX_FUTURE_MS); 0 for no limit. */
+  maxFutureMs: number;
+}
+
+/**
+ * What the route schema cannot say about an event ({@link normalizeEvent}'s, of `body`): a time
+ * PostgreSQL can store (years 1 to 9999) and not further ahead of this server's clock than
+ * `limits.maxFutureMs` (a future event would count in every window until then), text it can
+ * store, and the payload's shape ({@link payloadShapeProblems}). Paths name the body's fields
+ * (a CloudEvent's `time`, `subject`, `data`), after `at` ('' or `events[3].`).
+ */
+export function eventProblems(body: Record<string, unknown>, event: IncomingEvent, at: string, limits: EventLimits, now = Date.now()): FieldProblem[] {
+  const names = body.specversion !== undefined ? CLOUD_NAMES : NATIVE_NAMES;
+  const problems: FieldProblem[] = [];
+  for (const field of ['id', 'user_id', 'source', 'session_id'] as const) {
+    const value = event[field];
+    if (typeof value === 'string' && !storableText(value)) problems.push({ path: `${at}${names[field]}`, message: UNSTORABLE });
+  }
+  const time = timeProblem(event.occurred_at, limits.maxFutureMs, now);
+  if (time) problems.push({ path: `${at}${names.occurred_at}`, message: time });
+  problems.push(...payloadShapeProblems(event.payload, limits.maxDepth, `${at}${names.payload}`));
+  return problems;
+}
+
+function timeProblem(iso: string, maxFutureMs: number, now: number): string | undefined {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return 'is not a date-time this server can read (ISO 8601; a leap second, :60, is not accepted)';
+  const year = new Date(t).getUTCFullYear();
+  if (year < 1 || year > 9999) return 'must fall in the years 1 to 9999 (UTC)';
+  if (maxFutureMs > 0 && t - now > maxFutureMs) return `is ${Math.round((t - now) / 1000)} s ahead of this server's clock; at most ${maxFutureMs / 1000} s is accepted (EVENT_MAX_FUTURE_MS)`;
+  return undefined;
+}
+
 /**
  * What a JSON Schema cannot say about a payload: how deep it nests (a bound against stack-hungry
- * documents) and which keys could reach an object's prototype. Returns every problem with its path.
+ * documents), which keys could reach an object's prototype, and text PostgreSQL cannot store
+ * ({@link storableText}) in its keys and strings. Returns every problem with its path.
  */
 export function payloadShapeProblems(payload: unknown, maxDepth: number, path = 'payload'): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -41,6 +95,10 @@ export function payloadShapeProblems(payload: unknown, maxDepth: number, path = 
   const stack: { value: unknown; path: string; depth: number }[] = [{ value: payload, path, depth: 1 }];
   while (stack.length) {
     const { value, path: at, depth } = stack.pop()!;
+    if (typeof value === 'string') {
+      if (!storableText(value)) problems.push({ path: at, message: UNSTORABLE });
+      continue;
+    }
     if (typeof value !== 'object' || value === null) continue;
     if (depth > maxDepth) {
       problems.push({ path: at, message: `nests deeper than ${maxDepth} levels` });
@@ -52,6 +110,7 @@ export function payloadShapeProblems(payload: unknown, maxDepth: number, path = 
     }
     for (const key of Object.keys(value)) {
       if (FORBIDDEN_KEYS.has(key)) problems.push({ path: `${at}.${key}`, message: 'this key is not allowed' });
+      else if (!storableText(key)) problems.push({ path: `${at}.${key}`, message: `this key ${UNSTORABLE}` });
       else stack.push({ value: (value as Record<string, unknown>)[key], path: `${at}.${key}`, depth: depth + 1 });
     }
   }

@@ -4,8 +4,9 @@
  * accepted: Arbiter's own, and a CloudEvents 1.0 structured-mode envelope (recognised by its
  * `specversion`), whose `subject` is the user and whose `data` is the payload.
  */
-const ID = { type: 'string', minLength: 1, maxLength: 200 } as const;
-const TYPE = { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.:-]+$' } as const;
+// The lengths the event log's columns hold.
+const ID = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const TYPE = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' } as const;
 const TIME = { type: 'string', format: 'date-time' } as const;
 
 export const nativeEventSchema = {
@@ -16,9 +17,9 @@ export const nativeEventSchema = {
     id: { ...ID, description: 'Unique per event; a repeated id is answered from the first result (idempotency). Generated when absent.' },
     type: { ...TYPE, description: 'Event type, e.g. `transaction` (declared types are in configs/events.yaml).' },
     user_id: { ...ID, description: 'The user the event is about.' },
-    source: { type: 'string', maxLength: 200, description: 'Where the event comes from (default `api`).' },
+    source: { type: 'string', maxLength: 64, description: 'Where the event comes from (default `api`).' },
     session_id: { type: 'string', maxLength: 200, description: 'Groups calls of one user session (also the `x-session-id` header).' },
-    occurred_at: { ...TIME, description: 'When it happened (ISO 8601); default: when received.' },
+    occurred_at: { ...TIME, description: 'When it happened (ISO 8601, years 1 to 9999, at most EVENT_MAX_FUTURE_MS ahead of the server); default: when received.' },
     payload: { type: 'object', description: 'Event fields; declared fields are type-checked.', default: {} },
   },
 } as const;
@@ -32,10 +33,10 @@ export const cloudEventSchema = {
     specversion: { const: '1.0' },
     id: ID,
     type: TYPE,
-    source: { type: 'string', minLength: 1, maxLength: 200 },
+    source: { type: 'string', minLength: 1, maxLength: 64 },
     subject: { ...ID, description: 'The user the event is about.' },
     time: TIME,
-    datacontenttype: { type: 'string', pattern: '^application/json' },
+    datacontenttype: { type: 'string', pattern: '^application/([A-Za-z0-9.+-]+\\+)?json\\s*(;.*)?$' },
     dataschema: { type: 'string' },
     data: { type: 'object', default: {} },
     sessionid: { type: 'string', maxLength: 200 },

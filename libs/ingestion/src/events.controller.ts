@@ -5,7 +5,7 @@ import { CatalogueService, EventLogService } from '@arbiter/facts';
 import { AppConfig, NotFoundError, RequireScope, ValidationError, type FieldProblem } from '@arbiter/platform';
 import { EventQueue } from './batch/event-queue';
 import { batchSchema, eventResponseSchema, eventSchema, type IncomingEvent } from './event.schema';
-import { normalizeEvent, payloadShapeProblems } from './event-normalizer';
+import { eventProblems, normalizeEvent } from './event-normalizer';
 import { OutcomeRepository } from './outcome.repository';
 import { EventPipeline } from './pipeline/event-pipeline';
 
@@ -39,7 +39,7 @@ export class EventsController {
   @ApiResponse({ status: 200, schema: eventResponseSchema as object })
   async ingest(@Body() body: Record<string, unknown>, @Headers('x-session-id') sessionHeader?: string) {
     const event = normalizeEvent(body, sessionHeader);
-    const problems = this.problems(event, 'payload');
+    const problems = this.problems(body, event, '');
     if (problems.length) throw new ValidationError(problems);
     // The text the outcome was stored as: one serialisation for the store and the answer.
     return this.pipeline.json(await this.pipeline.process(event, 'sync'));
@@ -60,7 +60,7 @@ export class EventsController {
     const seen = new Map<string, number>();
     const events = body.events.map((raw, i) => {
       const event = normalizeEvent(raw, sessionHeader);
-      problems.push(...this.problems(event, `events[${i}].${raw.specversion !== undefined ? 'data' : 'payload'}`));
+      problems.push(...this.problems(raw, event, `events[${i}].`));
       const first = seen.get(event.id);
       if (first !== undefined) problems.push({ path: `events[${i}].id`, message: `repeats the id of events[${first}]` });
       else seen.set(event.id, i);
@@ -103,9 +103,10 @@ export class EventsController {
     return { event, status: outcome?.status ?? 'pending', result: outcome?.result ?? null, error: outcome?.error ?? null };
   }
 
-  private problems(event: IncomingEvent, path: string): FieldProblem[] {
-    const shape = payloadShapeProblems(event.payload, this.config.payloadMaxDepth, path);
-    return shape.length ? shape : this.catalogue.validatePayload(event.type, event.payload, path);
+  /** What the route schema could not tell: the event's own problems, then, if it has none, its payload's against its declared type. */
+  private problems(body: Record<string, unknown>, event: IncomingEvent, at: string): FieldProblem[] {
+    const own = eventProblems(body, event, at, { maxDepth: this.config.payloadMaxDepth, maxFutureMs: this.config.eventMaxFutureMs });
+    return own.length ? own : this.catalogue.validatePayload(event.type, event.payload, `${at}${body.specversion !== undefined ? 'data' : 'payload'}`);
   }
 }
 

@@ -61,6 +61,8 @@ export class AppConfig {
   readonly eventAttempts!: number;
   /** Deepest nesting accepted in an event payload. */
   readonly payloadMaxDepth!: number;
+  /** How far ahead of this server's clock an event's `occurred_at` may be; 0 for no limit. */
+  readonly eventMaxFutureMs!: number;
   /** How long a worker's claim on a job lasts unrenewed; a dead worker's jobs return to the queue after it. */
   readonly jobLockMs!: number;
   /** Most promo codes one `POST /v1/promo/campaigns/:id/codes` may create. */
@@ -134,6 +136,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'GROWTH_CONCURRENCY', default: '4', description: 'Growth jobs (segment window re-checks, backfill pages) one process works on at once.' },
   { name: 'GROWTH_SEGMENT_REFRESH_MS', default: '5000', description: 'How often a process re-reads segment definitions changed by another process (its own changes apply at once).' },
   { name: 'PAYLOAD_MAX_DEPTH', default: '16', description: 'Deepest nesting accepted in an event payload (deeper is a 400).' },
+  { name: 'EVENT_MAX_FUTURE_MS', default: '3600000', description: 'How far ahead of this server\'s clock an event\'s `occurred_at` may be (further is a 400): an event dated in the future counts in every time window until then. `0`: no limit.' },
   { name: 'PROMO_CODES_MAX_PER_REQUEST', default: '100000', description: 'Most promo codes one `POST /v1/promo/campaigns/:id/codes` may generate or import (more is a 400).' },
 ];
 
@@ -232,6 +235,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     eventConcurrency: int('EVENT_CONCURRENCY', get('REDIS_URL') ? 512 : 128, 1, 1000),
     eventAttempts: int('EVENT_ATTEMPTS', 5, 1, 100),
     payloadMaxDepth: int('PAYLOAD_MAX_DEPTH', 16, 1, 256),
+    eventMaxFutureMs: int('EVENT_MAX_FUTURE_MS', 3_600_000, 0, 31_536_000_000),
     jobLockMs: int('JOB_LOCK_MS', 30_000, 1000, 3_600_000),
     promoCodesMaxPerRequest: int('PROMO_CODES_MAX_PER_REQUEST', 100_000, 1, 1_000_000),
     growthBackfillPageSize: int('GROWTH_BACKFILL_PAGE_SIZE', 500, 1, 100_000),
