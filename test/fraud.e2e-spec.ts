@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -227,6 +228,27 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('fraud on %s', (mode) => {
     const again = await req('POST', '/v1/events', { id: r.event_id, type: 'topup', user_id: 'u-store', payload: { amount: 5000 } });
     expect(again.json()).toMatchObject({ duplicate: true, fraud: { decision_id: id } });
     expect(await decisionCount()).toBe(before);
+  });
+
+  it('answers with the decision another process stored first when this run\'s is dropped', async () => {
+    // Another delivery of the event, running at once in another process, stored its decision
+    // first (here: by hand, and another than this run would make): this run's is dropped.
+    const id = `ev-${mode}-race`;
+    const other = randomUUID();
+    await ds.query(
+      `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts) VALUES ($1, $2, 'topup', 'u-race', false, 7, 'review', $3, $4, $5)`,
+      [other, id, JSON.stringify([{ rule_id: 'elsewhere', score: 7, mode: 'live' }]), JSON.stringify([{ code: 'rule_outcome', rule_id: 'elsewhere' }]), JSON.stringify({ seen: 'by the other' })],
+    );
+    const res = await req('POST', '/v1/events', { id, type: 'topup', user_id: 'u-race', payload: { amount: 5000 } });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.fraud).toEqual({ outcome: 'review', score: 7, decision_id: other, reasons: [{ code: 'rule_outcome', rule_id: 'elsewhere' }] });
+    expect(body.domains.fraud).toEqual({ matched: [{ rule_id: 'elsewhere', score: 7, mode: 'live' }], facts: { seen: 'by the other' } });
+    expect((await req('GET', `/v1/fraud/decisions/${body.fraud.decision_id}`)).statusCode).toBe(200);
+    // Stored so, and answered so again.
+    expect((await req('GET', `/v1/events/${id}`)).json().result.fraud.decision_id).toBe(other);
+    expect((await req('POST', '/v1/events', { id, type: 'topup', user_id: 'u-race', payload: { amount: 5000 } })).json()).toMatchObject({ duplicate: true, fraud: { decision_id: other } });
+    expect(Number((await ds.query('SELECT count(*)::int AS n FROM fraud_decisions WHERE event_id = $1', [id]))[0].n)).toBe(1);
   });
 
   it("erases a pipeline decision's event with its user, and keeps a check's as it was sent", async () => {

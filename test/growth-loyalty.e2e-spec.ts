@@ -88,10 +88,17 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth 
     // under the action's key before this run's outcome statement: that statement drops its award.
     const id = `race-${mode}`;
     const other = await t.app.get(PointsLedgerService).award({ userId: 'heidi', amount: 75, reason: 'high value food purchase', sourceEventId: id, ruleId: 'high_value_food', idempotencyKey: idempotencyKey(id, 'high_value_food', 0) });
-    const res = await post('/v1/events', { id, type: 'transaction', user_id: 'heidi', payload: { amount: 1500, category: 'food' } });
+    // With another event at once, most likely in the same statement: its award is written, and says so.
+    const [res, alongside] = await Promise.all([
+      post('/v1/events', { id, type: 'transaction', user_id: 'heidi', payload: { amount: 1500, category: 'food' } }),
+      post('/v1/events', { id: `${id}-alongside`, type: 'transaction', user_id: 'ivy', payload: { amount: 2000, category: 'food' } }),
+    ]);
     expect(res.statusCode).toBe(200);
     const award = res.json().actions.find((x: { action: string }) => x.action === 'reward_points');
     expect(award).toMatchObject({ status: 'succeeded', result: { entry_id: other.entry.id, points: 75, replayed: true } });
+    const own = alongside.json().actions.find((x: { action: string }) => x.action === 'reward_points').result;
+    expect(own).toMatchObject({ points: 100, replayed: false });
+    expect((await entries('ivy')).items.map((e: { id: string }) => e.id)).toEqual([own.entry_id]);
     // The stored result says the same, and the ledger holds that one entry.
     const stored = (await t.inject({ method: 'GET', url: `/v1/events/${id}` })).json();
     expect(stored.result.actions.find((x: { action: string }) => x.action === 'reward_points').result.entry_id).toBe(other.entry.id);

@@ -131,7 +131,7 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
         for (const id of ['plan-1', 'plan-2', 'plan-1']) expect((await post(id, 6000)).statusCode).toBe(200);
         expect((await post('plan-1', 6000)).json().duplicate).toBe(true);
         // A replay (stored by an attempt that never finished): its actions are claimed, then their status changed.
-        await ds.query(`INSERT INTO events (id, user_id, type, source, occurred_at, payload) VALUES ('plan-3', 'plan-user', 'transaction', 'api', now(), '{}')`);
+        await ds.query(`INSERT INTO events (id, user_id, type, source, occurred_at, payload) VALUES ('plan-3', 'plan-user', 'transaction', 'api', now(), '{"amount": 6000, "category": "food", "currency": "EUR"}')`);
         expect((await post('plan-3', 6000)).json().duplicate).toBe(false);
         // Facts read outside an event: the event-log windows and the user, each in a statement of its own.
         const names = ['events_count(type:"transaction",within:7d)', 'events_sum(type:"transaction",field:"amount",within:7d)', 'events_distinct(type:"transaction",field:"currency",within:7d)', 'last_event_at(type:"transaction")', 'user.vip'];

@@ -253,7 +253,7 @@ function outcomeOf(
 /**
  * An action's `carry`: rows go to the pipeline's; one handed with `ifDropped` gets a `dropped` that
  * replaces the members of the action's result (`reported()`, an object by then) with what
- * `ifDropped` answers.
+ * `ifDropped` answers, unless it answers undefined (its row was written after all).
  */
 function carryFor(carry: (row: CarriedRow) => void, reported: () => unknown): NonNullable<ActionContext['carry']> {
   return (row, ifDropped) => {
@@ -261,7 +261,7 @@ function carryFor(carry: (row: CarriedRow) => void, reported: () => unknown): No
     const dropped = async () => {
       const target = reported();
       const corrected = normalise(await ifDropped());
-      if (!target || typeof target !== 'object' || !corrected || typeof corrected !== 'object') return;
+      if (corrected === undefined || !target || typeof target !== 'object' || !corrected || typeof corrected !== 'object') return;
       for (const k of Object.keys(target)) delete (target as Record<string, unknown>)[k];
       Object.assign(target, corrected);
     };

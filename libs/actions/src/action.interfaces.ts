@@ -62,9 +62,10 @@ export interface ActionContext {
    * the module that owns the table) is made by the statement that stores the event's outcome,
    * together with the action's log entry, instead of by a statement of its own; if the event
    * fails, it is written with that entry. Other calls see it once the event's outcome is stored.
-   * `ifDropped` is for a row of a keyed kind (`RowKind.key`) that another delivery of the event,
-   * running at once in another process, may have written first: the statement then drops this
-   * one, and the action's result becomes what `ifDropped` answers (what the other wrote).
+   * `ifDropped` is for a row of a kind that may drop it (`RowKind.mayDrop`) because another
+   * delivery of the event, running at once in another process, wrote its key first: called when
+   * the statement wrote fewer rows of that kind than it was given, it answers the action's result
+   * as what is stored (what the other wrote), or undefined if this row was written after all.
    */
   readonly carry?: (row: CarriedRow, ifDropped?: () => Promise<unknown>) => void;
 }

@@ -7,7 +7,7 @@ import { currentSession, sessionValue } from '@arbiter/session';
 import type { EvalError, FactResolver, RuleEvent, RuleMatch, RuleSet } from '@arbiter/rules';
 import { FraudConfig } from './config/fraud-config';
 import { decide, type FraudReason, type MatchedFraudRule } from './decide';
-import { FraudDecisionRepository } from './decisions/fraud-decision.repository';
+import { FraudDecisionRepository, type StoredDecision } from './decisions/fraud-decision.repository';
 import { FRAUD_DOMAIN, isOutcome, type FraudOutcome } from './fraud.constants';
 import { FraudOverridesRepository, type Overrides } from './overrides/fraud-overrides.repository';
 
@@ -120,6 +120,11 @@ export class FraudService implements OnApplicationBootstrap {
     if (options.store && !options.check) for (const m of decided.matched) this.matchesCounter.inc(m.rule_id, FRAUD_DOMAIN);
     const liveIds = new Set(decided.live);
     return { decision, live: matches.filter((m) => liveIds.has(m.ruleId)), errors: evaluated.errors, carry };
+  }
+
+  /** The decision stored for an event by the pipeline (whichever delivery of it stored one first). */
+  pipelineDecision(eventId: string): Promise<StoredDecision | undefined> {
+    return this.decisions.forEvent(eventId);
   }
 
   private readOverrides(event: FraudEvent, inputs: EvaluationInputs): Promise<Overrides> {

@@ -24,7 +24,9 @@ export class FraudStage implements StageHandler {
   async run(ctx: StageContext): Promise<void> {
     // The decision is written by the statement that stores the event's outcome.
     const { decision, live, errors, carry } = await this.fraud.run(ctx.event, { store: true, carryStore: true, inputs: ctx.inputs });
-    if (carry) ctx.carry(carry);
+    // The session's decision, once recorded (the response's `fraud`).
+    let reported: Record<string, unknown> | undefined;
+    if (carry) ctx.carry({ kind: carry.kind, row: carry.row, dropped: () => this.answerStored(ctx, reported) });
     const outcomes = live.length ? await ctx.runActions(live) : [];
     // Report live and shadow matches alike (shadow ones are how a new rule is watched); the
     // executor skips shadow actions anyway, and only live rules are passed to it.
@@ -37,6 +39,22 @@ export class FraudStage implements StageHandler {
       for (const e of errors) list.push({ fact: (e as { fact?: string }).fact, rule_id: (e as { ruleId?: string }).ruleId, message: e.message });
     }
     ctx.result.domains.fraud = { matched: decision.matched, facts: decision.facts };
-    recordDecision('fraud', { outcome: decision.outcome, score: decision.score, decision_id: decision.decision_id, reasons: decision.reasons });
+    reported = { outcome: decision.outcome, score: decision.score, decision_id: decision.decision_id, reasons: decision.reasons };
+    recordDecision('fraud', reported);
+  }
+
+  /**
+   * The statement that stores the outcome wrote fewer decisions than it carried: this run's may
+   * have been dropped, another delivery of the event, running at once in another process, having
+   * stored one first. If so, the response shows that one (the decision `decision_id` names), in place.
+   */
+  private async answerStored(ctx: StageContext, reported: Record<string, unknown> | undefined): Promise<void> {
+    const stored = await this.fraud.pipelineDecision(ctx.event.id);
+    if (!stored || !reported || stored.id === reported.decision_id) return;
+    reported.outcome = stored.outcome;
+    reported.score = stored.score;
+    reported.decision_id = stored.id;
+    reported.reasons = stored.reasons;
+    ctx.result.domains.fraud = { matched: stored.matched, facts: stored.facts };
   }
 }

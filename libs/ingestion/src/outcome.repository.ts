@@ -83,14 +83,14 @@ export class OutcomeRepository {
        SELECT event_id, 'done', batch_id, result FROM ${outcomes.source}
        ON CONFLICT (event_id) DO UPDATE SET status = 'done', result = EXCLUDED.result, error = NULL, updated_at = now()
        WHERE event_outcomes.status <> 'done'`;
-    const landed = await preparedQuery<{ landed: string }>(
+    const dropped = await preparedQuery<{ dropped: string }>(
       this.dataSource,
       `arbiter_outcomes_done${carried.name && `+${carried.name}`}`,
-      // Asked which keyed rows it wrote, the statement ends with their keys.
-      carried.landed ? `${carried.clause}, stored AS (${store}) ${carried.landed}` : `${carried.clause}${store}`,
+      // Asked which keyed rows it could not write, the statement ends with their keys.
+      carried.dropped ? `${carried.clause}, stored AS (${store}) ${carried.dropped}` : `${carried.clause}${store}`,
       [...outcomes.values, ...carried.values],
     );
-    return items.map((i) => (carried.landed ? droppedRows(i.carried, landed) : NONE));
+    return items.map((i) => (dropped.length ? droppedRows(i.carried, dropped) : NONE));
   }
 
   /**

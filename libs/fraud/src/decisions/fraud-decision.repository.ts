@@ -58,6 +58,8 @@ const SELECT_DECISIONS = `SELECT d.id, d.seq, d.event_id, d.event_type, d.user_i
 /** Pipeline decisions, many per statement; a replayed event keeps its first. The event stays in the event log only. */
 const PIPELINE_DECISIONS: RowKind = {
   name: 'fraud_decisions',
+  // One pipeline decision per event: a second (another process ran the event at once) is dropped.
+  mayDrop: true,
   shape: { id: 'uuid', event_id: 'text', event_type: 'text', user_id: 'text', score: 'text', outcome: 'text', matched: 'json', reasons: 'json', facts: 'json' },
   sql: (rows) =>
     `INSERT INTO fraud_decisions (id, event_id, event_type, user_id, is_check, score, outcome, matched, reasons, facts)
@@ -104,6 +106,12 @@ export class FraudDecisionRepository {
    */
   carried(d: NewDecision): CarriedRow {
     return { kind: PIPELINE_DECISIONS, row: decisionRow(d) };
+  }
+
+  /** The pipeline's decision on an event, if stored. */
+  async forEvent(eventId: string): Promise<StoredDecision | undefined> {
+    const rows: Record<string, unknown>[] = await this.repo.query(`${SELECT_DECISIONS} WHERE d.event_id = $1 AND NOT d.is_check`, [eventId]);
+    return rows[0] ? view(rows[0]) : undefined;
   }
 
   async find(id: string): Promise<StoredDecision | undefined> {

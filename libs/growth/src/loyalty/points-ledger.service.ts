@@ -45,7 +45,7 @@ const NEXT_ID = `nextval(pg_get_serial_sequence('growth_points_entries', 'id'))`
 const AWARDS: RowKind = {
   name: 'points_awards',
   recordsDone: true,
-  key: { column: 'idempotency_key', field: 'k' },
+  mayDrop: true,
   shape: { id: 'text', user_id: 'text', amount: 'text', reason: 'text', src: 'text', rule: 'text', k: 'text', exp: 'timestamptz' },
   sql: (rows) => `INSERT INTO growth_points_entries (id, user_id, amount, reason, source_event_id, rule_id, idempotency_key, expires_at)
      SELECT COALESCE(x.id::bigint, ${NEXT_ID}), x.user_id, x.amount::numeric, x.reason, x.src, x.rule, x.k, x.exp FROM ${rows.source}

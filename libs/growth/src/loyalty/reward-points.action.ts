@@ -64,7 +64,7 @@ export class RewardPointsAction implements ActionHandler<RewardPointsParams, Rew
       // An event's first run: the entry is written by the statement that stores the outcome.
       const { row, id } = await this.ledger.carriedAward(award);
       // Dropped when another process ran the event at once and awarded first: name its entry.
-      context.carry(row, async () => replayedAs(await this.ledger.entryByKey(award.idempotencyKey)));
+      context.carry(row, async () => replayedAs(await this.ledger.entryByKey(award.idempotencyKey), id));
       return { user_id: award.userId, points: amount, reason: award.reason, entry_id: id, expires_at: expiresAt ? expiresAt.toISOString() : null, replayed: false };
     }
     const { entry, created } = await this.ledger.award(award);
@@ -76,9 +76,10 @@ function resultOf(entry: PointsEntry, replayed: boolean): RewardPointsResult {
   return { user_id: entry.user_id, points: entry.amount, reason: entry.reason, entry_id: entry.id, expires_at: entry.expires_at, replayed };
 }
 
-function replayedAs(entry: PointsEntry | undefined): RewardPointsResult {
+/** The award's result when the ledger's entry under its key is not `id`, the one it was to write; else undefined. */
+function replayedAs(entry: PointsEntry | undefined, id: string): RewardPointsResult | undefined {
   if (!entry) throw new Error('the ledger holds no entry under the award\'s key');
-  return resultOf(entry, true);
+  return entry.id === id ? undefined : resultOf(entry, true);
 }
 
 /** The amount to award, or a permanent failure naming what is wrong. */

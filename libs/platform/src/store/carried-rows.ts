@@ -22,11 +22,11 @@ export interface RowKind {
    */
   readonly recordsDone?: boolean;
   /**
-   * For an INSERT whose conflict drops a row: the key column of that conflict and the row's field
-   * holding it. A carrier that asks ({@link carriedClauses} `landed`) learns which rows it wrote,
-   * and calls {@link CarriedRow.dropped} of the others.
+   * An INSERT whose ON CONFLICT may drop a row that another process wrote first under its key. A
+   * carrier of rows with {@link CarriedRow.dropped} learns whether it wrote them all
+   * ({@link carriedClauses}' `dropped`), and if not calls their `dropped`.
    */
-  readonly key?: { readonly column: string; readonly field: string };
+  readonly mayDrop?: boolean;
 }
 
 /** One row of a {@link RowKind}, waiting for a statement to carry it. */
@@ -34,9 +34,10 @@ export interface CarriedRow {
   kind: RowKind;
   row: Record<string, unknown>;
   /**
-   * Called when the statement carrying this row ran but did not write it, its key being taken
-   * already (another process wrote it first, in the race docs/events.md describes): whoever handed
-   * the row over corrects what it reported. Only for a kind with a {@link RowKind.key}.
+   * Called when the statement carrying this row ran and wrote fewer rows of its kind than it was
+   * given, a key being taken already (another process wrote it first, in the race docs/events.md
+   * describes): whoever handed the row over checks whether its own row is the one stored and, if
+   * not, corrects what it reported. Only for a kind that {@link RowKind.mayDrop}.
    */
   dropped?: () => Promise<void>;
 }
@@ -46,35 +47,42 @@ export interface CarriedRow {
  * `firstParam`: prepend to a statement that takes `firstParam - 1` parameters of its own. Answers
  * the clause ('' for no rows), the extra parameters, and a name for the combination of kinds.
  *
- * `landed` is '' unless a row has a {@link CarriedRow.dropped}: then the clauses of keyed kinds
- * return the keys they wrote, and `landed` is a query of them (one column, `landed`) for the
- * statement to end with, its main write moved into a clause of its own; {@link droppedRows} reads
- * its answer. Such a statement's name ends in `?`.
+ * `dropped` is '' unless a row has a {@link CarriedRow.dropped}: then it is a query, for the
+ * statement to end with (its main write moved into a clause of its own), of the names of the kinds
+ * that may drop rows and wrote fewer than they were given (one column, `dropped`; usually no row), and
+ * {@link droppedRows} reads its answer. Such a statement's name ends in `?`.
  */
-export function carriedClauses(rows: readonly CarriedRow[], firstParam: number): { clause: string; values: unknown[]; name: string; landed: string } {
+export function carriedClauses(rows: readonly CarriedRow[], firstParam: number): { clause: string; values: unknown[]; name: string; dropped: string } {
   const groups = byKind(rows);
-  if (!groups.length) return { clause: '', values: [], name: '', landed: '' };
-  const checked = rows.some((r) => r.dropped && r.kind.key);
+  if (!groups.length) return { clause: '', values: [], name: '', dropped: '' };
+  const checked = rows.some((r) => r.dropped && r.kind.mayDrop);
   const clauses: string[] = [];
-  const landed: string[] = [];
+  const dropped: string[] = [];
   const values: unknown[] = [];
   for (const [i, g] of groups.entries()) {
     const params = rowParams(g.kind.shape, g.items.map((r) => r.row), firstParam + values.length);
-    const key = checked ? g.kind.key : undefined;
-    clauses.push(`carried_${i} AS (${g.kind.sql(params)}${key ? ` RETURNING ${key.column}::text AS landed` : ''})`);
-    if (key) landed.push(`SELECT landed FROM carried_${i}`);
     values.push(...params.values);
+    const counted = checked && g.kind.mayDrop === true;
+    clauses.push(`carried_${i} AS (${g.kind.sql(params)}${counted ? ' RETURNING 1' : ''})`);
+    if (counted) {
+      // Counted, not listed: the answer is empty unless a key was taken already.
+      values.push(g.items.length);
+      dropped.push(`SELECT '${g.kind.name}'::text AS dropped FROM (SELECT count(*) AS n FROM carried_${i}) c WHERE c.n < $${firstParam + values.length - 1}::int`);
+    }
   }
   const name = groups.map((g) => g.kind.name).join('+') + (checked ? '?' : '');
-  return { clause: `WITH ${clauses.join(', ')} `, values, name, landed: landed.join(' UNION ALL ') };
+  return { clause: `WITH ${clauses.join(', ')} `, values, name, dropped: dropped.join(' UNION ALL ') };
 }
 
-/** The rows of `rows` that can tell they were dropped and were: their keys are not among `landed` (the answer of a statement that ended with {@link carriedClauses}' `landed`). */
-export function droppedRows(rows: readonly CarriedRow[], landed: readonly { landed: string }[]): CarriedRow[] {
-  const checked = rows.filter((r) => r.dropped && r.kind.key);
-  if (!checked.length) return [];
-  const written = new Set(landed.map((l) => l.landed));
-  return checked.filter((r) => !written.has(String(r.row[r.kind.key!.field])));
+/**
+ * The rows of `rows` that may have been dropped: those with a {@link CarriedRow.dropped} of the
+ * kinds named in `dropped`, the answer of a statement that ended with {@link carriedClauses}'
+ * `dropped`. Their `dropped` finds out whether their own row was written, and corrects only then.
+ */
+export function droppedRows(rows: readonly CarriedRow[], dropped: readonly { dropped: string }[]): CarriedRow[] {
+  if (!dropped.length) return [];
+  const kinds = new Set(dropped.map((d) => d.dropped));
+  return rows.filter((r) => r.dropped && kinds.has(r.kind.name));
 }
 
 /**
