@@ -422,6 +422,31 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
   });
 });
 
+describe('metrics', () => {
+  it('names at most 100 undeclared event types in arbiter_events_ingested_total, and counts the rest as (other)', async () => {
+    const t = await bootApi('embedded');
+    try {
+      const series = async () => {
+        const text = (await t.inject({ method: 'GET', url: '/metrics' })).body;
+        return text.split('\n').filter((l) => l.startsWith('arbiter_events_ingested_total{') && /mode="sync"/.test(l));
+      };
+      const tag = Math.random().toString(36).slice(2, 8);
+      for (let i = 0; i < 110; i++) expect((await t.inject({ method: 'POST', url: '/v1/events', payload: { type: `t${tag}${i}`, user_id: 'u', payload: {} } })).statusCode).toBe(200);
+      const lines = await series();
+      const named = lines.filter((l) => l.includes(`type="t${tag}`));
+      const other = Number(lines.find((l) => l.includes('type="(other)"'))?.split(' ').pop() ?? 0);
+      expect(named.length).toBeLessThanOrEqual(100);
+      expect(named.length).toBeGreaterThan(0);
+      expect(named.length + other).toBeGreaterThanOrEqual(110);
+      // A declared type keeps its name past the bound (transaction is in the shipped configs/events.yaml).
+      expect((await t.inject({ method: 'POST', url: '/v1/events', payload: { type: 'transaction', user_id: 'u', payload: { amount: 1 } } })).statusCode).toBe(200);
+      expect((await series()).some((l) => l.includes('type="transaction"'))).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('backpressure', () => {
   it('answers 429 with Retry-After past QUEUE_MAX_DEPTH and turns /readyz not ready above 80%', async () => {
     const t = await bootApi('embedded', { QUEUE_MAX_DEPTH: '10', WORKERS_ENABLED: 'false' });

@@ -27,6 +27,9 @@ const DEFAULT_ORDER = 1000;
  * step is idempotent (the event insert, the action log, the outcome), so an attempt cut short by a
  * crash is simply run again by the queue: effects happen once.
  */
+/** How many undeclared event types the ingestion counter names before it counts the rest as `(other)`. */
+const UNDECLARED_TYPE_LABELS = 100;
+
 /** The event as the log holds it, with this delivery's session and depth (which the log does not keep). */
 function asStored(stored: StoredEvent, delivery: IncomingEvent): IncomingEvent {
   return { id: stored.id, type: stored.type, user_id: stored.user_id, source: stored.source, session_id: delivery.session_id, occurred_at: stored.occurred_at, payload: stored.payload, depth: delivery.depth };
@@ -45,6 +48,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
   private readonly inFlight = new Map<string, Promise<PipelineResult>>();
   /** The JSON text each new result was stored as, for {@link json} to answer with. */
   private readonly texts = new WeakMap<PipelineResult, string>();
+  /** Undeclared event types counted under their own name so far (see {@link typeLabel}). */
+  private readonly undeclaredTypes = new Set<string>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -106,6 +111,18 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /**
+   * The `type` label of `arbiter_events_ingested_total`: the type itself when it is declared
+   * (configs/events.yaml) or among the first {@link UNDECLARED_TYPE_LABELS} undeclared ones seen,
+   * else `(other)`. Clients choose event types, and every label value is a series Prometheus keeps.
+   */
+  private typeLabel(type: string): string {
+    if (this.undeclaredTypes.has(type) || this.catalogue.isDeclared(type)) return type;
+    if (this.undeclaredTypes.size >= UNDECLARED_TYPE_LABELS) return '(other)';
+    this.undeclaredTypes.add(type);
+    return type;
+  }
+
+  /**
    * A result of {@link process} as JSON: for a new event, the very text its outcome was stored as
    * (serialised once for both); otherwise serialised now.
    */
@@ -141,7 +158,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
       if (replay.user_id !== event.user_id || replay.type !== event.type) return this.processNow(replay, mode, batchId);
       event = replay;
     }
-    this.ingested.inc(event.type, mode);
+    this.ingested.inc(this.typeLabel(event.type), mode);
     setSessionUser(event.user_id);
     const carried: CarriedRow[] = [];
     try {
