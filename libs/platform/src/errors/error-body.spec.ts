@@ -35,6 +35,19 @@ describe('toErrorResponse and a database that cannot serve', () => {
     expect(body.error.code).toBe('INTERNAL');
   });
 
+  it.each([
+    ['a value too long for its column', pgError('22001', 'value too long for type character varying(128)')],
+    ['a NUL character in text', pgError('22021', 'invalid byte sequence for encoding "UTF8": 0x00')],
+    ['a \\u0000 escape in jsonb', Object.assign(new Error('query failed'), { driverError: pgError('22P05', 'unsupported Unicode escape sequence') })],
+  ])('maps %s to 400 VALIDATION_FAILED, in the database\'s words', (_name, err) => {
+    expect(isStoreUnavailable(err)).toBe(false);
+    const { status, body, unexpected } = toErrorResponse(err);
+    expect(status).toBe(400);
+    expect(unexpected).toBe(false);
+    const words = ((err as { driverError?: Error }).driverError ?? (err as Error)).message;
+    expect(body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { errors: [{ path: '(body)', message: `cannot be stored: ${words}` }] } });
+  });
+
   it("leaves a typed error's own status alone", () => {
     expect(toErrorResponse(new ArbiterError(409, 'LIMIT_EXHAUSTED', 'no more')).status).toBe(409);
   });

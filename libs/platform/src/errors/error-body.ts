@@ -1,4 +1,4 @@
-import { isStoreUnavailable } from '../store/store-unavailable';
+import { isStoreUnavailable, unstorableValue } from '../store/store-unavailable';
 import { ArbiterError, DependencyDownError } from './arbiter.error';
 
 export interface ErrorBody {
@@ -17,7 +17,8 @@ const STORE_DOWN = 'the database did not answer in time or cannot be reached; re
 /**
  * Maps anything thrown while handling a request to a status and a client-safe JSON body: typed
  * errors keep their code and details, framework errors get a stable code, a database that is
- * unreachable or slower than STORE_TIMEOUT_MS is a 503 `DEPENDENCY_DOWN`, and anything unexpected
+ * unreachable or slower than STORE_TIMEOUT_MS is a 503 `DEPENDENCY_DOWN`, a value it refused to
+ * store (too long, a NUL character) a 400 `VALIDATION_FAILED`, and anything unexpected
  * becomes a 500 whose message says nothing of the internals (no stack trace ever leaves).
  */
 export function toErrorResponse(err: unknown, requestId?: string): { status: number; body: ErrorBody; unexpected: boolean } {
@@ -53,6 +54,9 @@ export function toErrorResponse(err: unknown, requestId?: string): { status: num
     return withId(e.statusCode, e.code && /^[A-Z_]+$/.test(e.code) ? e.code.replace(/^FST_ERR_/, '') : httpCode(e.statusCode), e.message ?? 'request refused');
   }
   if (isStoreUnavailable(err)) return toErrorResponse(new DependencyDownError('database', STORE_DOWN), requestId);
+  // A value validation let through and the database refused: the client's to fix, and nothing was written.
+  const unstorable = unstorableValue(err);
+  if (unstorable !== undefined) return withId(400, 'VALIDATION_FAILED', `a value in the request cannot be stored: ${unstorable}`, { errors: [{ path: '(body)', message: `cannot be stored: ${unstorable}` }] });
   return withId(500, 'INTERNAL', 'the service failed to handle this request', undefined, true);
 }
 

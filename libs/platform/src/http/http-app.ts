@@ -33,7 +33,7 @@ export async function createHttpApp(module: Type<unknown> | ReturnType<() => unk
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: true } },
     // Ids in paths (events, users) are up to 128 characters, and three times that URI-encoded;
     // Fastify's default of 100 answered longer ones 414 in its own shape.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });

@@ -23,3 +23,19 @@ export function isStoreUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * SQLSTATEs of a value PostgreSQL cannot store as given: too long for its column (22001), a NUL
+ * character or an invalid byte sequence (22021), a `\u` escape `jsonb` refuses (22P05: `\u0000`,
+ * a lone surrogate). Requests are validated before they write; these mean a value got past that.
+ */
+const UNSTORABLE_SQLSTATES = new Set(['22001', '22021', '22P05']);
+
+/** The database's own words when `err` says a value could not be stored ({@link UNSTORABLE_SQLSTATES}), else undefined. */
+export function unstorableValue(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
+    if (typeof e.code === 'string' && UNSTORABLE_SQLSTATES.has(e.code)) return typeof e.message === 'string' ? e.message : e.code;
+    e = (e.driverError ?? e.cause) as typeof e;
+  }
+  return undefined;
+}
