@@ -28,6 +28,9 @@ export interface FailedEventJob {
 
 const DEPTH_CACHE_MS = 250;
 
+/** Up to this many failed jobs, intake reads their ids at once to find the re-sent ones among them. */
+const FAILED_SCAN_LIMIT = 10_000;
+
 /**
  * The queue's job id of an event: `event/` and its id URI-encoded, one job id per event id. The
  * id itself could name one of BullMQ's own keys (`wait`, `meta`, `id`...), a number or hold a `:`,
@@ -159,10 +162,18 @@ export class EventQueue implements OnApplicationBootstrap {
    * looked for while some job has failed.
    */
   private async retryFailed(queue: Queue<EventJobData>, events: readonly IncomingEvent[]): Promise<void> {
-    if (!(await queue.getFailedCount())) return;
+    const count = await queue.getFailedCount();
+    if (!count) return;
     const ids = events.map((e) => eventJobId(e.id));
-    const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
-    const failed = ids.filter((_, i) => states[i] === 'failed');
+    let failed: string[];
+    if (count <= FAILED_SCAN_LIMIT) {
+      // One read of the failed jobs' ids, rather than one per event of the batch.
+      const all = new Set(await queue.getRanges(['failed'], 0, -1));
+      failed = ids.filter((id) => all.has(id));
+    } else {
+      const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
+      failed = ids.filter((_, i) => states[i] === 'failed');
+    }
     await Promise.all(failed.map(async (id) => (await queue.getJob(id))?.retry('failed')));
   }
 
