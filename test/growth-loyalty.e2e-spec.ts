@@ -109,6 +109,26 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth 
     expect(await balance('heidi')).toBe(75);
   });
 
+  it("keeps a failed first run's award and its record, and a replay names that entry", async () => {
+    const id = `award-fails-${mode}`;
+    await ds.query(`CREATE FUNCTION refuse_outcome() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT ON event_outcomes FOR EACH ROW WHEN (NEW.event_id = '${id}') EXECUTE FUNCTION refuse_outcome()`);
+    try {
+      expect((await post('/v1/events', { id, type: 'transaction', user_id: 'kate', payload: { amount: 1500, category: 'food' } })).statusCode).toBe(500);
+    } finally {
+      await ds.query('DROP TRIGGER refuse_outcome ON event_outcomes');
+      await ds.query('DROP FUNCTION refuse_outcome()');
+    }
+    // The award ran: its entry and its record were written on their own, without the outcome.
+    const ledger = await entries('kate');
+    expect(ledger).toMatchObject({ total: 1, items: [{ amount: 75, source_event_id: id }] });
+    expect(await ds.query('SELECT status FROM action_log WHERE event_id = $1', [id])).toEqual([{ status: 'succeeded' }]);
+    const replay = (await post('/v1/events', { id, type: 'transaction', user_id: 'kate', payload: { amount: 1500, category: 'food' } })).json();
+    expect(replay.duplicate).toBe(false);
+    expect(replay.actions.find((x: { action: string }) => x.action === 'reward_points').result.entry_id).toBe(ledger.items[0].id);
+    expect(await balance('kate')).toBe(75);
+  });
+
   it('runs a stored event that never finished as it was stored, whatever the body sent again says', async () => {
     // Appended, then the call failed before its outcome (a 503, a crash): the log holds the event.
     const stored = async (id: string, user: string, amount: number) =>

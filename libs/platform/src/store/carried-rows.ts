@@ -101,7 +101,8 @@ export function byKind<T extends { kind: { readonly name: string } }>(items: rea
 
 /** Writes the carried rows that record something done ({@link RowKind.recordsDone}) on their own: their carrier will not run. */
 export async function writeCarriedRecords(dataSource: DataSource, rows: readonly CarriedRow[]): Promise<void> {
-  const carried = carriedClauses(rows.filter((r) => r.kind.recordsDone), 1);
+  // Nothing to correct here (the event failed and answers no result): no count of dropped rows.
+  const carried = carriedClauses(rows.filter((r) => r.kind.recordsDone).map((r) => (r.dropped ? { kind: r.kind, row: r.row } : r)), 1);
   if (!carried.values.length) return;
   await preparedQuery(dataSource, `arbiter_carried_${carried.name}`, `${carried.clause}SELECT 1`, carried.values);
 }
