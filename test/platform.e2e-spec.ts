@@ -1,3 +1,4 @@
+import { connect, type AddressInfo } from 'node:net';
 import { bootApi, type TestApp } from './support/harness';
 
 describe('platform (embedded defaults, the real app)', () => {
@@ -46,6 +47,43 @@ describe('platform (embedded defaults, the real app)', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('INVALID_JSON');
     expect(res.body).not.toMatch(/at .*\.(js|ts):\d+/);
+  });
+
+  it('answers what the router refuses in the service\'s error shape, with the request id', async () => {
+    const long = await t.inject({ method: 'GET', url: `/v1/events/${'x'.repeat(1100)}`, headers: { 'x-request-id': 'long-1' } });
+    expect(long.statusCode).toBe(414);
+    expect(long.headers['x-request-id']).toBe('long-1');
+    expect(long.json()).toMatchObject({ error: { code: 'MAX_PARAM_LENGTH', request_id: 'long-1' } });
+    const bad = await t.inject({ method: 'GET', url: '/v1/events/%ZZ' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('BAD_URL');
+  });
+
+  it('refuses a body that is not JSON with a 415, and a NUL in a JSON body with a 400 naming its path', async () => {
+    const text = await t.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'text/plain' }, payload: '{"type":"x","user_id":"u"}' });
+    expect(text.statusCode).toBe(415);
+    expect(text.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const nul = await t.inject({ method: 'PUT', url: '/v1/users/u-nul', headers: { 'content-type': 'application/json' }, payload: '{"attributes":{"country":"a\\ud800b"}}' });
+    expect(nul.statusCode).toBe(400);
+    expect(nul.json().error.details.errors).toEqual([{ path: 'attributes.country', message: expect.stringContaining('lone UTF-16 surrogate') }]);
+    expect((await t.inject({ method: 'GET', url: '/v1/users/u-nul' })).statusCode).toBe(404);
+    const deep = await t.inject({ method: 'POST', url: '/v1/rules/validate', headers: { 'content-type': 'application/json' }, payload: `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}` });
+    expect(deep.statusCode).toBe(400);
+    expect(deep.json().error.details.errors).toEqual([{ path: '(body)', message: 'nests deeper than 64 levels' }]);
+  });
+
+  it('answers bytes that are not HTTP in the service\'s error shape', async () => {
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.app.getHttpServer().address() as AddressInfo;
+    const answer = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n'));
+      socket.on('data', (d) => (got += d));
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'BAD_REQUEST', message: 'the request is not valid HTTP' } });
   });
 
   it('answers a body over the limit with a 413', async () => {

@@ -38,16 +38,10 @@ function isoTime(value: string): string {
 }
 
 /** The body's names of an event's fields: Arbiter's own shape, or a CloudEvent's. */
-const NATIVE_NAMES = { id: 'id', user_id: 'user_id', source: 'source', session_id: 'session_id', occurred_at: 'occurred_at', payload: 'payload' } as const;
-const CLOUD_NAMES = { id: 'id', user_id: 'subject', source: 'source', session_id: 'sessionid', occurred_at: 'time', payload: 'data' } as const;
+const NATIVE_NAMES = { occurred_at: 'occurred_at', payload: 'payload' } as const;
+const CLOUD_NAMES = { occurred_at: 'time', payload: 'data' } as const;
 
-const UNSTORABLE = 'must not hold a NUL character (\\u0000) or a lone UTF-16 surrogate: PostgreSQL cannot store them';
-
-/** Text PostgreSQL can store: no NUL character, no lone UTF-16 surrogate. */
-export function storableText(s: string): boolean {
-  return !s.includes('\u0000') && (s as unknown as { isWellFormed(): boolean }).isWellFormed();
-}
-
+/** The limits {@link eventProblems} checks an event against, from the service's settings. */
 export interface EventLimits {
   /** Deepest nesting of the payload (PAYLOAD_MAX_DEPTH). */
   maxDepth: number;
@@ -58,17 +52,14 @@ export interface EventLimits {
 /**
  * What the route schema cannot say about an event ({@link normalizeEvent}'s, of `body`): a time
  * PostgreSQL can store (years 1 to 9999) and not further ahead of this server's clock than
- * `limits.maxFutureMs` (a future event would count in every window until then), text it can
- * store, and the payload's shape ({@link payloadShapeProblems}). Paths name the body's fields
- * (a CloudEvent's `time`, `subject`, `data`), after `at` ('' or `events[3].`).
+ * `limits.maxFutureMs` (a future event would count in every window until then), and the
+ * payload's shape ({@link payloadShapeProblems}). Paths name the body's fields (a CloudEvent's
+ * `time`, `data`), after `at` ('' or `events[3].`). Text PostgreSQL cannot store (a NUL, a lone
+ * surrogate) is refused with the body, by its parser.
  */
 export function eventProblems(body: Record<string, unknown>, event: IncomingEvent, at: string, limits: EventLimits, now = Date.now()): FieldProblem[] {
   const names = body.specversion !== undefined ? CLOUD_NAMES : NATIVE_NAMES;
   const problems: FieldProblem[] = [];
-  for (const field of ['id', 'user_id', 'source', 'session_id'] as const) {
-    const value = event[field];
-    if (typeof value === 'string' && !storableText(value)) problems.push({ path: `${at}${names[field]}`, message: UNSTORABLE });
-  }
   const time = timeProblem(event.occurred_at, limits.maxFutureMs, now);
   if (time) problems.push({ path: `${at}${names.occurred_at}`, message: time });
   problems.push(...payloadShapeProblems(event.payload, limits.maxDepth, `${at}${names.payload}`));
@@ -86,8 +77,7 @@ function timeProblem(iso: string, maxFutureMs: number, now: number): string | un
 
 /**
  * What a JSON Schema cannot say about a payload: how deep it nests (a bound against stack-hungry
- * documents), which keys could reach an object's prototype, and text PostgreSQL cannot store
- * ({@link storableText}) in its keys and strings. Returns every problem with its path.
+ * documents) and which keys could reach an object's prototype. Returns every problem with its path.
  */
 export function payloadShapeProblems(payload: unknown, maxDepth: number, path = 'payload'): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -95,10 +85,6 @@ export function payloadShapeProblems(payload: unknown, maxDepth: number, path = 
   const stack: { value: unknown; path: string; depth: number }[] = [{ value: payload, path, depth: 1 }];
   while (stack.length) {
     const { value, path: at, depth } = stack.pop()!;
-    if (typeof value === 'string') {
-      if (!storableText(value)) problems.push({ path: at, message: UNSTORABLE });
-      continue;
-    }
     if (typeof value !== 'object' || value === null) continue;
     if (depth > maxDepth) {
       problems.push({ path: at, message: `nests deeper than ${maxDepth} levels` });
@@ -110,7 +96,6 @@ export function payloadShapeProblems(payload: unknown, maxDepth: number, path = 
     }
     for (const key of Object.keys(value)) {
       if (FORBIDDEN_KEYS.has(key)) problems.push({ path: `${at}.${key}`, message: 'this key is not allowed' });
-      else if (!storableText(key)) problems.push({ path: `${at}.${key}`, message: `this key ${UNSTORABLE}` });
       else stack.push({ value: (value as Record<string, unknown>)[key], path: `${at}.${key}`, depth: depth + 1 });
     }
   }

@@ -6,6 +6,6 @@ export { EventQueue, EVENTS_QUEUE } from './batch/event-queue';
 export type { EventJobData, FailedEventJob } from './batch/event-queue';
 export type { IncomingEvent } from './event.schema';
 export { eventSchema, nativeEventSchema, cloudEventSchema } from './event.schema';
-export { eventProblems, normalizeEvent, payloadShapeProblems, storableText, type EventLimits } from './event-normalizer';
+export { eventProblems, normalizeEvent, payloadShapeProblems, type EventLimits } from './event-normalizer';
 export { ruleMatches } from './ingestion.metrics';
 export { INGESTION_MIGRATIONS } from './migrations/1732400300000-create-ingestion';

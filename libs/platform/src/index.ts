@@ -10,6 +10,7 @@ export * from './queue/queue.service';
 export * from './store/embedded-database';
 export * from './store/pglite-pool';
 export { createHttpApp, shutdownApp } from './http/http-app';
+export { storableText } from './http/json-body.parser';
 export * from './platform.module';
 export * from './store/coalescer';
 export * from './store/prepared-query';

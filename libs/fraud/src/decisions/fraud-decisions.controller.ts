@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AppConfig, NotFoundError, RequireScope, ValidationError, type FieldProblem } from '@arbiter/platform';
 import { CatalogueService } from '@arbiter/facts';
-import { normalizeEvent, payloadShapeProblems, storableText } from '@arbiter/ingestion';
+import { normalizeEvent, payloadShapeProblems } from '@arbiter/ingestion';
 import { OUTCOMES } from '../fraud.constants';
 import { FraudService } from '../fraud.service';
 import { BodyCheck, pageSize } from '../fraud.validation';
@@ -39,7 +39,6 @@ export class FraudDecisionsController {
       for (const k of Object.keys(e)) if (!allowed.includes(k)) problems.push({ path: `event.${k}`, message: `unknown field (expected ${allowed.join(', ')})` });
       for (const k of ['type', 'user_id']) if (typeof e[k] !== 'string' || e[k] === '' || (e[k] as string).length > 200) problems.push({ path: `event.${k}`, message: 'is required (a string of 1-200 characters)' });
       for (const k of ['id', 'source', 'session_id']) if (e[k] !== undefined && (typeof e[k] !== 'string' || (e[k] as string).length > 200)) problems.push({ path: `event.${k}`, message: 'must be a string of at most 200 characters' });
-      for (const k of ['id', 'type', 'user_id', 'source', 'session_id']) if (typeof e[k] === 'string' && !storableText(e[k] as string)) problems.push({ path: `event.${k}`, message: 'must not hold a NUL character (\\u0000) or a lone UTF-16 surrogate' });
       if (e.occurred_at !== undefined && (typeof e.occurred_at !== 'string' || Number.isNaN(Date.parse(e.occurred_at)))) problems.push({ path: 'event.occurred_at', message: 'must be an ISO-8601 timestamp' });
       if (e.payload !== undefined && (typeof e.payload !== 'object' || e.payload === null || Array.isArray(e.payload))) problems.push({ path: 'event.payload', message: 'must be an object' });
     }

@@ -2,11 +2,14 @@ import type { INestApplication, INestApplicationContext, Type } from '@nestjs/co
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { runInSession } from '@arbiter/session';
 import { AppConfig } from '../config/app-config';
 import { JsonLogger } from '../logging/json.logger';
 import { httpRequestDuration } from '../metrics/metrics';
+import { toErrorResponse } from '../errors/error-body';
 import { parseJsonBody } from './json-body.parser';
 import { QueueService } from '../queue/queue.service';
 import { EmbeddedDatabase } from '../store/embedded-database';
@@ -31,9 +34,26 @@ export async function createHttpApp(module: Type<unknown> | ReturnType<() => unk
     // Route schemas report every error (each with its path), never drop unknown fields silently
     // and never coerce types: a wrong type is the client's to fix, not ours to guess.
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: true } },
-    // Ids in paths (events, users) are up to 128 characters, and three times that URI-encoded;
-    // Fastify's default of 100 answered longer ones 414 in its own shape.
+    // Ids in paths (events, users) are up to 128 characters (the router measures a parameter
+    // decoded); Fastify's default of 100 answered longer ones 414.
     routerOptions: { maxParamLength: 1024 },
+    // What the router refuses before any hook runs (a malformed escape in the path, a parameter
+    // over maxParamLength) answers in the service's error shape, with the request id.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      const { status, body } = toErrorResponse(error, request.id);
+      void reply.header('x-request-id', request.id).header('content-type', 'application/json; charset=utf-8').code(status).send(JSON.stringify(body));
+    },
+    // Bytes that are not HTTP (a control byte in a header) never reach Fastify's request: answer
+    // in the same shape, then close.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: import('node:net').Socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      const [status, code, message] = timeout ? [408, 'REQUEST_TIMEOUT', 'the request took too long to arrive'] : tooLarge ? [431, 'HEADERS_TOO_LARGE', 'the request headers are too large'] : [400, 'BAD_REQUEST', 'the request is not valid HTTP'];
+      const body = JSON.stringify({ error: { code, message } });
+      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.destroy(err);
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -54,11 +74,15 @@ export async function createHttpApp(module: Type<unknown> | ReturnType<() => unk
     done();
   });
 
+  // Bodies are JSON: Fastify's own text/plain parser would hand a string to the controllers.
+  fastify.removeContentTypeParser('text/plain');
   // Our own JSON parser (instead of Nest's): it names a forbidden prototype key as such. A
   // CloudEvent in structured mode comes as application/cloudevents+json (the HTTP binding's type).
+  // Deeper than any payload may be (PAYLOAD_MAX_DEPTH) plus the envelope of a batch.
+  const maxDepth = Math.max(64, config.payloadMaxDepth + 8);
   fastify.addContentTypeParser(['application/json', 'application/cloudevents+json'], { parseAs: 'string' }, (_request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string));
+      done(null, parseJsonBody(body as string, maxDepth));
     } catch (err) {
       done(err as Error, undefined);
     }
