@@ -1,6 +1,6 @@
 import { ArbiterError } from './arbiter.error';
 import { toErrorResponse } from './error-body';
-import { isStoreUnavailable } from '../store/store-unavailable';
+import { isStoreUnavailable, unstorableValue } from '../store/store-unavailable';
 
 describe('toErrorResponse and a database that cannot serve', () => {
   const pgError = (code: string, message: string) => Object.assign(new Error(message), { code, severity: 'ERROR' });
@@ -39,13 +39,17 @@ describe('toErrorResponse and a database that cannot serve', () => {
     ['a value too long for its column', pgError('22001', 'value too long for type character varying(128)')],
     ['a NUL character in text', pgError('22021', 'invalid byte sequence for encoding "UTF8": 0x00')],
     ['a \\u0000 escape in jsonb', Object.assign(new Error('query failed'), { driverError: pgError('22P05', 'unsupported Unicode escape sequence') })],
-  ])('maps %s to 400 VALIDATION_FAILED, in the database\'s words', (_name, err) => {
+    ['a lone surrogate in json', pgError('22P02', 'invalid input syntax for type json')],
+  ])('maps %s to 400 VALIDATION_FAILED, keeping the database\'s words for the log', (_name, err) => {
     expect(isStoreUnavailable(err)).toBe(false);
     const { status, body, unexpected } = toErrorResponse(err);
     expect(status).toBe(400);
     expect(unexpected).toBe(false);
     const words = ((err as { driverError?: Error }).driverError ?? (err as Error)).message;
-    expect(body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { errors: [{ path: '(body)', message: `cannot be stored: ${words}` }] } });
+    expect(unstorableValue(err)).toBe(words);
+    expect(body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { errors: [{ path: '(request)', message: expect.stringContaining('cannot be stored') }] } });
+    // The database's own words (its types, its encodings) stay out of the answer.
+    expect(JSON.stringify(body)).not.toContain(words);
   });
 
   it("leaves a typed error's own status alone", () => {

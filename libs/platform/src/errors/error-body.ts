@@ -12,6 +12,8 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message?: st
   FST_ERR_VALIDATION: { status: 400, code: 'VALIDATION_FAILED' },
 };
 
+const UNSTORABLE = 'a value in the request cannot be stored: too long for its field, or not text the database accepts';
+
 const STORE_DOWN = 'the database did not answer in time or cannot be reached; retry in a moment (sending the same event id or idempotency key again is safe)';
 
 /**
@@ -54,9 +56,9 @@ export function toErrorResponse(err: unknown, requestId?: string): { status: num
     return withId(e.statusCode, e.code && /^[A-Z_]+$/.test(e.code) ? e.code.replace(/^FST_ERR_/, '') : httpCode(e.statusCode), e.message ?? 'request refused');
   }
   if (isStoreUnavailable(err)) return toErrorResponse(new DependencyDownError('database', STORE_DOWN), requestId);
-  // A value validation let through and the database refused: the client's to fix, and nothing was written.
-  const unstorable = unstorableValue(err);
-  if (unstorable !== undefined) return withId(400, 'VALIDATION_FAILED', `a value in the request cannot be stored: ${unstorable}`, { errors: [{ path: '(body)', message: `cannot be stored: ${unstorable}` }] });
+  // A value an endpoint's validation let through and the database refused: the client's to fix.
+  // The database's own words stay in the log (the filter writes them), not in the answer.
+  if (unstorableValue(err) !== undefined) return withId(400, 'VALIDATION_FAILED', UNSTORABLE, { errors: [{ path: '(request)', message: UNSTORABLE }] });
   return withId(500, 'INTERNAL', 'the service failed to handle this request', undefined, true);
 }
 

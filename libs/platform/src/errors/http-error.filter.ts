@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TooManyRequestsError } from './arbiter.error';
+import { unstorableValue } from '../store/store-unavailable';
 import { toErrorResponse } from './error-body';
 
 /** The one global filter: every error leaves as `{error: {code, message, details?}}`. */
@@ -19,6 +20,8 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     const { status, body, unexpected } = toErrorResponse(exception, request?.id);
     if (unexpected) this.logger.error(`${request?.method} ${request?.url} failed`, (exception as Error)?.stack ?? String(exception));
+    const refused = unstorableValue(exception);
+    if (refused !== undefined) this.logger.warn(`${request?.method} ${request?.url}: the database refused a value (${refused})`);
     if (exception instanceof TooManyRequestsError) void reply.header('retry-after', String(exception.retryAfterSeconds));
     if (body.error.code === 'DEPENDENCY_DOWN') {
       // A dependency's outage is worth a line each time, not a stack: the request was fine.
