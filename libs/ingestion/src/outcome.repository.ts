@@ -110,6 +110,12 @@ export class OutcomeRepository {
     );
   }
 
+  /** The ids among `eventIds` whose last attempt in the queue failed (an outcome recorded as failed). */
+  async failedAmong(eventIds: readonly string[]): Promise<string[]> {
+    const rows: { event_id: string }[] = await this.dataSource.query(`SELECT event_id FROM event_outcomes WHERE status = 'failed' AND event_id = ANY($1::text[])`, [eventIds]);
+    return rows.map((r) => r.event_id);
+  }
+
   async createBatch(id: string, eventIds: readonly string[]): Promise<void> {
     await this.dataSource.query('INSERT INTO event_batches (id, total, event_ids) VALUES ($1, $2, $3)', [id, eventIds.length, eventIds]);
   }

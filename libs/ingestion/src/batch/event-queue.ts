@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import type { Job, Queue } from 'bullmq';
-import { AppConfig, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError, ValidationError, withTimeout } from '@arbiter/platform';
+import { AppConfig, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError, withTimeout } from '@arbiter/platform';
 import { runInJobSession } from '@arbiter/session';
 import type { IncomingEvent } from '../event.schema';
 import { eventJobs } from '../ingestion.metrics';
@@ -28,8 +28,6 @@ export interface FailedEventJob {
 
 const DEPTH_CACHE_MS = 250;
 
-/** Up to this many failed jobs, intake reads their ids at once to find the re-sent ones among them. */
-const FAILED_SCAN_LIMIT = 10_000;
 
 /**
  * The queue's job id of an event: `event/` and its id URI-encoded, one job id per event id. The
@@ -111,8 +109,8 @@ export class EventQueue implements OnApplicationBootstrap {
     const last = job.attemptsMade >= (job.opts.attempts ?? 1);
     this.jobs.inc({ outcome: last ? 'failed' : 'retrying' });
     if (!last) return;
-    this.logger.warn(`event ${job.id} failed after ${job.attemptsMade} attempts: ${err.message}`);
-    await this.outcomes.saveFailed(job.data.event.id, job.data.batchId, err.message).catch((e: Error) => this.logger.error(`could not record failure of ${job.id}: ${e.message}`));
+    this.logger.warn(`event ${job.data.event.id} failed after ${job.attemptsMade} attempts: ${err.message}`);
+    await this.outcomes.saveFailed(job.data.event.id, job.data.batchId, err.message).catch((e: Error) => this.logger.error(`could not record failure of ${job.data.event.id}: ${e.message}`));
   }
 
   /**
@@ -121,9 +119,6 @@ export class EventQueue implements OnApplicationBootstrap {
    * are event ids, so a client that sends it again counts nothing twice).
    */
   async enqueue(events: readonly IncomingEvent[]): Promise<{ batch_id: string; accepted: number }> {
-    if (events.length > this.config.queueMaxDepth) {
-      throw new ValidationError([{ path: 'events', message: `must have at most ${this.config.queueMaxDepth} events, all the queue holds (QUEUE_MAX_DEPTH)` }]);
-    }
     const waiting = await withTimeout(this.waiting(), this.config.queueTimeoutMs, QUEUE_DOWN);
     if (waiting + events.length > this.config.queueMaxDepth) {
       const throughput = Math.max(this.config.eventConcurrency * 100, 500);
@@ -158,23 +153,20 @@ export class EventQueue implements OnApplicationBootstrap {
 
   /**
    * Events sent again whose jobs failed their last attempt: `addBulk` skips a job id the queue
-   * still holds, and a failed job is kept (listed, retriable), so each is retried instead. Only
-   * looked for while some job has failed.
+   * still holds, and a failed job is kept (listed, retriable), so each is retried instead, with
+   * its attempts counted afresh. Looked for only while some job has failed, by one indexed read of
+   * the batch's ids among the outcomes recorded as failed.
    */
   private async retryFailed(queue: Queue<EventJobData>, events: readonly IncomingEvent[]): Promise<void> {
-    const count = await queue.getFailedCount();
-    if (!count) return;
-    const ids = events.map((e) => eventJobId(e.id));
-    let failed: string[];
-    if (count <= FAILED_SCAN_LIMIT) {
-      // One read of the failed jobs' ids, rather than one per event of the batch.
-      const all = new Set(await queue.getRanges(['failed'], 0, -1));
-      failed = ids.filter((id) => all.has(id));
-    } else {
-      const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
-      failed = ids.filter((_, i) => states[i] === 'failed');
-    }
-    await Promise.all(failed.map(async (id) => (await queue.getJob(id))?.retry('failed')));
+    if (!(await queue.getFailedCount())) return;
+    const failed = await this.outcomes.failedAmong(events.map((e) => e.id));
+    await Promise.all(
+      failed.map(async (id) => {
+        const job = await queue.getJob(eventJobId(id));
+        // Another intake, or an admin's retry, may have moved it on meanwhile: then it is on its way.
+        await job?.retry('failed', { resetAttemptsMade: true }).catch(() => undefined);
+      }),
+    );
   }
 
   async status(batchId: string) {

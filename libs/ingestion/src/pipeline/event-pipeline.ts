@@ -20,13 +20,6 @@ interface Stage {
 
 const DEFAULT_ORDER = 1000;
 
-/**
- * One event, end to end (DESIGN.md): append it to the event log, then run every domain's stage in
- * order — fraud, promo, growth, then any other domain with rules — in the caller's session, and
- * store the result. A repeated event id is answered with the stored result and runs nothing. Each
- * step is idempotent (the event insert, the action log, the outcome), so an attempt cut short by a
- * crash is simply run again by the queue: effects happen once.
- */
 /** How many undeclared event types the ingestion counter names before it counts the rest as `(other)`. */
 const UNDECLARED_TYPE_LABELS = 100;
 
@@ -35,6 +28,13 @@ function asStored(stored: StoredEvent, delivery: IncomingEvent): IncomingEvent {
   return { id: stored.id, type: stored.type, user_id: stored.user_id, source: stored.source, session_id: delivery.session_id, occurred_at: stored.occurred_at, payload: stored.payload, depth: delivery.depth };
 }
 
+/**
+ * One event, end to end (DESIGN.md): append it to the event log, then run every domain's stage in
+ * order — fraud, promo, growth, then any other domain with rules — in the caller's session, and
+ * store the result. A repeated event id is answered with the stored result and runs nothing. Each
+ * step is idempotent (the event insert, the action log, the outcome), so an attempt cut short by a
+ * crash is simply run again by the queue: effects happen once.
+ */
 @Injectable()
 export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('EventPipeline');
@@ -184,16 +184,14 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
    * run's, is replaced. Answers the result's new text.
    */
   private async corrected(eventId: string, result: PipelineResult, stored: string, dropped: readonly CarriedRow[]): Promise<string> {
-    try {
-      await Promise.all(dropped.map((r) => r.dropped!()));
-      const text = JSON.stringify(result);
-      if (text !== stored) await this.outcomes.correct(eventId, stored, text);
-      return text;
-    } catch (err) {
-      // The event's effects are stored; it is answered as stored rather than failed.
-      this.logger.warn(`event ${eventId}: could not correct its result after a concurrent delivery: ${(err as Error).message}`);
-      return stored;
-    }
+    // Each correction on its own: one that fails leaves the others made, and the text says what was.
+    const settled = await Promise.allSettled(dropped.map((r) => r.dropped!()));
+    for (const s of settled) if (s.status === 'rejected') this.logger.warn(`event ${eventId}: could not correct its result after a concurrent delivery: ${(s.reason as Error)?.message}`);
+    const text = JSON.stringify(result);
+    if (text === stored) return text;
+    // The event's effects are stored either way; a stored result left uncorrected is logged.
+    await this.outcomes.correct(eventId, stored, text).catch((e: Error) => this.logger.warn(`event ${eventId}: could not store its corrected result: ${e.message}`));
+    return text;
   }
 
   /** A stage's early reads (`StageHandler.prepare`), for the append to run; they must not stop the event. */

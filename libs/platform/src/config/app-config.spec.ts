@@ -34,6 +34,11 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toMatch(/WORKERS_ENABLED/);
   });
 
+  it('refuses a batch limit the queue could never hold', () => {
+    expect(() => loadConfig({ QUEUE_MAX_DEPTH: '100' })).toThrow(/BATCH_MAX_EVENTS=1000: must not exceed QUEUE_MAX_DEPTH=100/);
+    expect(loadConfig({ QUEUE_MAX_DEPTH: '100', BATCH_MAX_EVENTS: '100' })).toMatchObject({ queueMaxDepth: 100, batchMaxEvents: 100 });
+  });
+
   it('never prints a password from a bad URL', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://admin:hunter2@db/x' })).toThrow(/admin:\*\*\*@/);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://admin:hunter2@db/x' })).not.toThrow(/hunter2/);

@@ -128,7 +128,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'RULES_WATCH', default: 'true', description: 'Reload the rules when a file under CONFIG_DIR/rules changes (debounced). `POST /v1/rules/reload` works either way.' },
   { name: 'RULES_RELOAD_DEBOUNCE_MS', default: '300', description: 'Quiet time after the last rule-file change before the reload starts.' },
   { name: 'QUEUE_MAX_DEPTH', default: '100000', description: 'Waiting events past which `POST /v1/events/batch` answers 429 with Retry-After; `/readyz` fails above 80% of it.' },
-  { name: 'BATCH_MAX_EVENTS', default: '1000', description: 'Most events one `POST /v1/events/batch` may carry (more is a 400).' },
+  { name: 'BATCH_MAX_EVENTS', default: '1000', description: 'Most events one `POST /v1/events/batch` may carry (more is a 400); at most `QUEUE_MAX_DEPTH`.' },
   { name: 'EVENT_CONCURRENCY', default: '512 with REDIS_URL, else 128', description: 'Queued events one process works on at once. Events mostly wait on the database, and the more run at once the more of their writes share a statement (on Redis, 512 ran a batch 10-30% faster than 128: docs/benchmarks.md).' },
   { name: 'EVENT_ATTEMPTS', default: '5', description: 'Tries of a queued event (exponential backoff from 1 s) before it is kept as failed (`GET /v1/events/failed`).' },
   { name: 'JOB_LOCK_MS', default: '30000', description: 'How long a worker\'s claim on a queued job lasts unless renewed: the jobs of a worker that died are handed to another after this.' },
@@ -242,6 +242,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     growthConcurrency: int('GROWTH_CONCURRENCY', 4, 1, 1000),
     growthSegmentRefreshMs: int('GROWTH_SEGMENT_REFRESH_MS', 5000, 0, 3_600_000),
   });
+  if (config.batchMaxEvents > config.queueMaxDepth) {
+    problems.push(`BATCH_MAX_EVENTS=${config.batchMaxEvents}: must not exceed QUEUE_MAX_DEPTH=${config.queueMaxDepth} (a batch that large could never be queued)`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
