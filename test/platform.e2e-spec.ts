@@ -72,6 +72,13 @@ describe('platform (embedded defaults, the real app)', () => {
     expect(deep.json().error.details.errors).toEqual([{ path: '(body)', message: 'nests deeper than 64 levels' }]);
   });
 
+  it('refuses a query parameter given more than once, naming it', async () => {
+    const res = await t.inject({ method: 'GET', url: '/v1/fraud/decisions?user_id=a&user_id=b&limit=5' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details.errors).toEqual([{ path: 'user_id', message: 'is given more than once' }]);
+    expect((await t.inject({ method: 'GET', url: '/v1/fraud/decisions?user_id=a&limit=5' })).statusCode).toBe(200);
+  });
+
   it('answers bytes that are not HTTP in the service\'s error shape', async () => {
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = t.app.getHttpServer().address() as AddressInfo;

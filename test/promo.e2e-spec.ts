@@ -320,6 +320,13 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('promo on %s', (mode) => {
   });
 
   describe('points rewards', () => {
+    it('refuses a points reward reward_points could never award', async () => {
+      for (const points of [0.001, 1e17, 1e308]) {
+        const res = await t.inject({ method: 'POST', url: '/v1/promo/campaigns', payload: { name: 'Points', reward: { kind: 'points', points } } });
+        expect([points, res.statusCode, res.json().error.details.errors[0].path]).toEqual([points, 400, 'reward.points']);
+      }
+    });
+
     it('grants points through growth\'s reward_points action, once per redemption', async () => {
       const c = await campaign({ name: 'Points', reward: { kind: 'points', points: 50 } });
       await codes(c.id, { codes: ['POINTS50'] });

@@ -232,6 +232,14 @@ describe.each(MODES)('ruleset (%s)', (mode) => {
     expect(now.json()).toMatchObject({ source: { kind: 'database', version: 3 }, rule: { when: { all: [{ fact: 'payload.amount', op: '>', value: 10 }, 'payload.currency == "EUR"'] } } });
     expect((await t.inject({ method: 'POST', url: '/v1/rules/weekend_bonus/rollback', payload: { version: 9 } })).statusCode).toBe(404);
     expect((await t.inject({ method: 'POST', url: '/v1/rules/weekend_bonus/rollback', payload: { version: 'one' } })).statusCode).toBe(400);
+    // Past the column's range, or with a field it does not know: a 400 naming it, nothing rolled back.
+    const versionCount = async () => (await t.inject({ method: 'GET', url: '/v1/rules/weekend_bonus/versions' })).json().versions.length;
+    const before = await versionCount();
+    for (const [payload, path] of [[{ version: 2 ** 31 }, 'version'], [{ version: 1, extra: 1 }, 'extra']] as const) {
+      const res = await t.inject({ method: 'POST', url: '/v1/rules/weekend_bonus/rollback', payload });
+      expect([res.statusCode, res.json().error.details.errors.map((e: { path: string }) => e.path)]).toEqual([400, [path]]);
+    }
+    expect(await versionCount()).toBe(before);
 
     // A database rule with a file rule's id overrides it, and says so in the status.
     const override = await t.inject({ method: 'PUT', url: '/v1/rules/high_value_food', payload: { domain: 'growth', on: 'transaction', when: 'payload.amount > 1000 AND payload.category == "food"', then: [{ action: 'test_reward_points', params: { points: 'payload.amount * 0.1' } }] } });

@@ -77,12 +77,15 @@ export class RuleAdminService {
   /** Makes an old version live again by writing it as a new version (history only grows). */
   async rollback(id: string, body: unknown) {
     checkId(id);
-    const version = (body as { version?: unknown } | null)?.version;
-    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) throw new ValidationError([{ path: 'version', message: 'must be a whole number from 1' }]);
-    const old = await this.repo.version(id, version);
+    const fields = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    const problems = Object.keys(fields).filter((k) => k !== 'version').map((k) => ({ path: k, message: 'is not a known field (expected version)' }));
+    const version = fields.version;
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > 2_147_483_647) problems.push({ path: 'version', message: 'must be a whole number from 1 to 2147483647' });
+    if (problems.length) throw new ValidationError(problems);
+    const old = await this.repo.version(id, version as number);
     if (!old) throw new NotFoundError(`version ${version} of rule`, id);
     await this.rules.check({ put: old.spec });
-    const saved = await this.repo.save(old.spec, `rollback to ${version}`);
+    const saved = await this.repo.save(old.spec, `rollback to ${version as number}`);
     return { ...(await this.afterWrite(`rollback ${id}`)), id, version: saved.version, rolled_back_to: version };
   }
 

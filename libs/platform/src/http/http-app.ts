@@ -9,6 +9,7 @@ import { runInSession } from '@arbiter/session';
 import { AppConfig } from '../config/app-config';
 import { JsonLogger } from '../logging/json.logger';
 import { httpRequestDuration } from '../metrics/metrics';
+import { ValidationError } from '../errors/arbiter.error';
 import { toErrorResponse } from '../errors/error-body';
 import { parseJsonBody } from './json-body.parser';
 import { QueueService } from '../queue/queue.service';
@@ -64,6 +65,11 @@ export async function createHttpApp(module: Type<unknown> | ReturnType<() => unk
     void reply.header('x-request-id', request.id);
     const sessionId = request.headers['x-session-id'];
     runInSession({ requestId: request.id, sessionId: typeof sessionId === 'string' ? sessionId.slice(0, 128) : undefined }, done);
+  });
+  // Every query parameter is one value: `?after=a&after=b` is the client's mistake, not a list.
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const repeated = Object.entries((request.query ?? {}) as Record<string, unknown>).filter(([, v]) => Array.isArray(v));
+    done(repeated.length ? new ValidationError(repeated.map(([name]) => ({ path: name, message: 'is given more than once' }))) : undefined);
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions?.url ?? 'unmatched';

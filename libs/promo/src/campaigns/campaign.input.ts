@@ -148,7 +148,8 @@ function parseReward(v: unknown, currency: string | null, bad: (path: string, me
       break;
     case 'points': {
       const p = v.points;
-      if (typeof p !== 'number' || !Number.isFinite(p) || p <= 0) fail('reward.points', 'must be a number > 0');
+      // What reward_points will award: rounded to 2 decimals, more than 0 and less than 1e17.
+      if (typeof p !== 'number' || !Number.isFinite(p) || Math.round(p * 100) / 100 <= 0 || p >= 1e17) fail('reward.points', 'must be a number from 0.01 to less than 1e17 (points are rounded to 2 decimals)');
       reward = { kind: 'points', points: p as number };
       break;
     }
