@@ -238,6 +238,7 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     ['a prototype key', { type: 'other', user_id: 'u', payload: { nested: { constructor: 1 } } }, 'payload.nested.constructor'],
     // What the schema allowed and the database refused (500s before).
     ['a user id longer than the log holds', { type: 'other', user_id: 'u'.repeat(129), payload: {} }, 'user_id'],
+    ['a user id the users API could not read back', { type: 'other', user_id: 'a b+c', payload: {} }, 'user_id'],
     ['a type longer than the log holds', { type: 't'.repeat(65), user_id: 'u', payload: {} }, 'type'],
     ['a source longer than the log holds', { type: 'other', user_id: 'u', source: 's'.repeat(65), payload: {} }, 'source'],
     ['a leap second', { type: 'other', user_id: 'u', occurred_at: '2026-01-01T23:59:60Z', payload: {} }, 'occurred_at'],

@@ -6,6 +6,8 @@
  */
 // The lengths the event log's columns hold.
 const ID = { type: 'string', minLength: 1, maxLength: 128 } as const;
+/** A user id as every API takes it (facts' USER_ID): the users, points and segment endpoints read it back. */
+const USER = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@|-]+$' } as const;
 const TYPE = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' } as const;
 const TIME = { type: 'string', format: 'date-time' } as const;
 
@@ -16,7 +18,7 @@ export const nativeEventSchema = {
   properties: {
     id: { ...ID, description: 'Unique per event; a repeated id is answered from the first result (idempotency). Generated when absent.' },
     type: { ...TYPE, description: 'Event type, e.g. `transaction` (declared types are in configs/events.yaml).' },
-    user_id: { ...ID, description: 'The user the event is about.' },
+    user_id: { ...USER, description: 'The user the event is about: 1 to 128 letters, digits and `. _ : @ | -`.' },
     source: { type: 'string', maxLength: 64, description: 'Where the event comes from (default `api`).' },
     session_id: { type: 'string', maxLength: 200, description: 'Groups calls of one user session (also the `x-session-id` header).' },
     occurred_at: { ...TIME, description: 'When it happened (ISO 8601, years 1 to 9999, at most EVENT_MAX_FUTURE_MS ahead of the server); default: when received.' },
@@ -34,7 +36,7 @@ export const cloudEventSchema = {
     id: ID,
     type: TYPE,
     source: { type: 'string', minLength: 1, maxLength: 64 },
-    subject: { ...ID, description: 'The user the event is about.' },
+    subject: { ...USER, description: 'The user the event is about: 1 to 128 letters, digits and `. _ : @ | -`.' },
     time: TIME,
     datacontenttype: { type: 'string', pattern: '^application/([A-Za-z0-9.+-]+\\+)?json\\s*(;.*)?$' },
     dataschema: { type: 'string' },

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { NotFoundError, RequireScope, ValidationError } from '@arbiter/platform';
+import { USER_ID } from '@arbiter/facts';
 import { RuleSetService } from '@arbiter/ruleset';
 import { FRAUD_DOMAIN } from '../fraud.constants';
 import { BodyCheck } from '../fraud.validation';
@@ -26,7 +27,8 @@ export class FraudRulesController {
   @ApiOperation({ summary: 'Snooze a fraud rule for one user: {user_id, until, note?}' })
   async snooze(@Param('id') id: string, @Body() body: unknown) {
     const c = new BodyCheck(body).only('user_id', 'until', 'note');
-    const userId = c.string('user_id', { required: true, max: 200 });
+    const userId = c.string('user_id', { required: true, max: 128 });
+    if (userId !== undefined && !USER_ID.test(userId)) c.problems.push({ path: 'user_id', message: 'must be a user id: 1 to 128 letters, digits and . _ : @ | -' });
     const until = c.timestamp('until');
     const note = c.string('note', { max: 1000 }) ?? null;
     if (until && until.getTime() <= Date.now()) c.problems.push({ path: 'until', message: 'must be in the future' });
@@ -41,7 +43,8 @@ export class FraudRulesController {
   @ApiOperation({ summary: 'End a snooze now: {user_id}' })
   async unsnooze(@Param('id') id: string, @Body() body: unknown) {
     const c = new BodyCheck(body ?? {}).only('user_id');
-    const userId = c.string('user_id', { required: true, max: 200 });
+    const userId = c.string('user_id', { required: true, max: 128 });
+    if (userId !== undefined && !USER_ID.test(userId)) c.problems.push({ path: 'user_id', message: 'must be a user id: 1 to 128 letters, digits and . _ : @ | -' });
     c.done();
     if (!(await this.snoozes.remove(id, userId!))) throw new NotFoundError(`snooze of rule "${id}" for user`, userId);
   }
