@@ -196,11 +196,11 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     expect(await entry(replay)).toEqual([{ status: 'succeeded', attempts: 1, once: false }]);
   });
 
-  it('accepts what the log can hold at its limits: 128-character ids, a 64-character type and source, an hour ahead', async () => {
+  it('accepts what the log can hold at its limits: 128-character ids, a 64-character type, a 256-character source, an hour ahead', async () => {
     const id = `${mode}-`.padEnd(128, 'i');
     const user = 'u'.repeat(128);
     const occurred = new Date(Date.now() + 3_000_000).toISOString();
-    const res = await post('/v1/events', { id, type: 't'.repeat(64), user_id: user, source: 's'.repeat(64), occurred_at: occurred, payload: { note: 'emoji \ud83d\ude00 is fine' } });
+    const res = await post('/v1/events', { id, type: 't'.repeat(64), user_id: user, source: `https://example.com/${'s'.repeat(236)}`, occurred_at: occurred, payload: { note: 'emoji \ud83d\ude00 is fine' } });
     expect(res.statusCode).toBe(200);
     // Fetched back by its id, and its user's by theirs (longer than Fastify's default 100 for a path parameter).
     const stored = await t.inject({ method: 'GET', url: `/v1/events/${id}` });
@@ -240,7 +240,7 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     ['a user id longer than the log holds', { type: 'other', user_id: 'u'.repeat(129), payload: {} }, 'user_id'],
     ['a user id the users API could not read back', { type: 'other', user_id: 'a b+c', payload: {} }, 'user_id'],
     ['a type longer than the log holds', { type: 't'.repeat(65), user_id: 'u', payload: {} }, 'type'],
-    ['a source longer than the log holds', { type: 'other', user_id: 'u', source: 's'.repeat(65), payload: {} }, 'source'],
+    ['a source longer than the log holds', { type: 'other', user_id: 'u', source: 's'.repeat(257), payload: {} }, 'source'],
     ['a leap second', { type: 'other', user_id: 'u', occurred_at: '2026-01-01T23:59:60Z', payload: {} }, 'occurred_at'],
     ['year 0', { type: 'other', user_id: 'u', occurred_at: '0000-01-01T00:00:00Z', payload: {} }, 'occurred_at'],
     ['a time past year 9999 in UTC', { type: 'other', user_id: 'u', occurred_at: '9999-12-31T23:59:59-14:00', payload: {} }, 'occurred_at'],

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { ACTIONS_MIGRATIONS } from '@arbiter/actions';
+import { EventSource2561732400840000 } from '@arbiter/facts';
 import { FRAUD_MIGRATIONS } from '@arbiter/fraud';
 import { INGESTION_MIGRATIONS } from '@arbiter/ingestion';
 import { JsonText, preparedQuery, rowParams, STATEMENT_SETTINGS } from '@arbiter/platform';
@@ -76,6 +77,25 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
     const mixed = rowParams({ id: 'text', doc: 'json' }, [{ id: 'text', doc: new JsonText(text) }, { id: 'value', doc: { a: 1 } }], 1);
     const stored = await preparedQuery<{ id: string; doc: string }>(ds, 'test_row_params_text', `SELECT x.id, x.doc::text AS doc FROM ${mixed.source}`, mixed.values);
     expect(stored).toEqual([{ id: 'text', doc: text }, { id: 'value', doc: '{"a":1}' }]);
+  });
+
+  it("widens the event log's source to 256 characters, and cuts longer ones to 64 when undone", async () => {
+    const id = `source-${mode}`;
+    const source = `//example.com/${'s'.repeat(200)}`;
+    expect((await t.inject({ method: 'POST', url: '/v1/events', payload: { id, type: 'other', user_id: 'src-user', source, payload: {} } })).statusCode).toBe(200);
+    const width = async () => (await ds.query(`SELECT character_maximum_length AS n FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'source'`))[0].n;
+    const stored = async () => (await ds.query('SELECT source FROM events WHERE id = $1', [id]))[0].source;
+    expect([await width(), await stored()]).toEqual([256, source]);
+    const migration = new EventSource2561732400840000();
+    const runner = ds.createQueryRunner();
+    try {
+      await migration.down(runner);
+      expect([await width(), await stored()]).toEqual([64, source.slice(0, 64)]);
+      await migration.up(runner);
+      expect(await width()).toBe(256);
+    } finally {
+      await runner.release();
+    }
   });
 
   it('keeps every stored outcome, decision and action-log document through the json migrations, down and up again', async () => {

@@ -24,3 +24,4 @@ export { FactRegistry } from './registry/fact.registry';
 export type { RegisteredAlias, RegisteredFact } from './registry/fact.registry';
 export { FactDeclarationError, FactFailedError } from './errors/fact.error';
 export { FACTS_MIGRATIONS, CreateFactStore1732400000000 } from './migrations/create-fact-store.migration';
+export { EventSource2561732400840000 } from './migrations/1732400840000-event-source-256';

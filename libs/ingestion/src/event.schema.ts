@@ -4,7 +4,7 @@
  * accepted: Arbiter's own, and a CloudEvents 1.0 structured-mode envelope (recognised by its
  * `specversion`), whose `subject` is the user and whose `data` is the payload.
  */
-// The lengths the event log's columns hold.
+// The lengths the event log's columns hold (source: 256, a CloudEvent's URI reference).
 const ID = { type: 'string', minLength: 1, maxLength: 128 } as const;
 /** A user id as every API takes it (facts' USER_ID): the users, points and segment endpoints read it back. */
 const USER = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@|-]+$' } as const;
@@ -19,7 +19,7 @@ export const nativeEventSchema = {
     id: { ...ID, description: 'Unique per event; a repeated id is answered from the first result (idempotency). Generated when absent.' },
     type: { ...TYPE, description: 'Event type, e.g. `transaction` (declared types are in configs/events.yaml).' },
     user_id: { ...USER, description: 'The user the event is about: 1 to 128 letters, digits and `. _ : @ | -`.' },
-    source: { type: 'string', maxLength: 64, description: 'Where the event comes from (default `api`).' },
+    source: { type: 'string', maxLength: 256, description: 'Where the event comes from (default `api`).' },
     session_id: { type: 'string', maxLength: 200, description: 'Groups calls of one user session (also the `x-session-id` header).' },
     occurred_at: { ...TIME, description: 'When it happened (ISO 8601, years 1 to 9999, at most EVENT_MAX_FUTURE_MS ahead of the server); default: when received.' },
     payload: { type: 'object', description: 'Event fields; declared fields are type-checked.', default: {} },
@@ -35,7 +35,7 @@ export const cloudEventSchema = {
     specversion: { const: '1.0' },
     id: ID,
     type: TYPE,
-    source: { type: 'string', minLength: 1, maxLength: 64 },
+    source: { type: 'string', minLength: 1, maxLength: 256, description: 'A URI reference naming where the event comes from.' },
     subject: { ...USER, description: 'The user the event is about: 1 to 128 letters, digits and `. _ : @ | -`.' },
     time: TIME,
     datacontenttype: { type: 'string', pattern: '^application/([A-Za-z0-9.+-]+\\+)?json\\s*(;.*)?$' },

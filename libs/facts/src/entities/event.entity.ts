@@ -18,7 +18,7 @@ export class EventEntity {
   @Column({ type: 'varchar', length: 64 })
   type!: string;
 
-  @Column({ type: 'varchar', length: 64, default: 'api' })
+  @Column({ type: 'varchar', length: 256, default: 'api' })
   source!: string;
 
   @Column({ name: 'occurred_at', type: 'timestamptz' })

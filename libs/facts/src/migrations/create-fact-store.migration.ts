@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { EventSource2561732400840000 } from './1732400840000-event-source-256';
 
 /** The user-fact store: `users` (typed attributes) and the append-only `events` log. */
 export class CreateFactStore1732400000000 implements MigrationInterface {
@@ -32,4 +33,4 @@ export class CreateFactStore1732400000000 implements MigrationInterface {
 }
 
 /** The migrations of @arbiter/facts, in order; the app passes them to the platform's store. */
-export const FACTS_MIGRATIONS = [CreateFactStore1732400000000];
+export const FACTS_MIGRATIONS = [CreateFactStore1732400000000, EventSource2561732400840000];
