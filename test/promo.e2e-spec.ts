@@ -320,6 +320,11 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('promo on %s', (mode) => {
   });
 
   describe('points rewards', () => {
+    it('refuses a date the calendar does not have instead of moving it', async () => {
+      const res = await t.inject({ method: 'POST', url: '/v1/promo/campaigns', payload: { name: 'Feb', ends_at: '2027-02-30T00:00:00Z', reward: { kind: 'free_shipping' } } });
+      expect([res.statusCode, res.json().error.details.errors[0].path]).toEqual([400, 'ends_at']);
+    });
+
     it('refuses a points reward reward_points could never award', async () => {
       for (const points of [0.001, 1e17, 1e308]) {
         const res = await t.inject({ method: 'POST', url: '/v1/promo/campaigns', payload: { name: 'Points', reward: { kind: 'points', points } } });

@@ -1,4 +1,5 @@
 import { ValidationError, type FieldProblem } from '@arbiter/platform';
+import { parseTimestamp } from '@arbiter/rules';
 
 /** Collects field problems for one request body and throws them all at once. */
 export class BodyCheck {
@@ -45,8 +46,9 @@ export class BodyCheck {
   timestamp(key: string): Date | undefined {
     const v = this.obj[key];
     if (v === undefined) return void this.problems.push({ path: key, message: 'is required (an ISO-8601 timestamp)' });
-    const d = typeof v === 'string' ? new Date(v) : undefined;
-    if (!d || Number.isNaN(d.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(v as string)) return void this.problems.push({ path: key, message: 'must be an ISO-8601 timestamp such as 2030-01-01T00:00:00Z' });
+    const ms = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/i.test(v) ? parseTimestamp(v) : undefined;
+    const d = ms === undefined ? undefined : new Date(ms);
+    if (!d) return void this.problems.push({ path: key, message: 'must be an ISO-8601 timestamp such as 2030-01-01T00:00:00Z' });
     return d;
   }
 

@@ -62,11 +62,19 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
-export const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+export const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$/;
 
-/** Parses an ISO-8601 date or date-time into epoch milliseconds (a date alone means UTC midnight). */
+/**
+ * Parses an ISO-8601 date or date-time into epoch milliseconds (a date alone means UTC midnight).
+ * Only a moment the calendar has: `2026-02-30` or `24:00`, which `Date.parse` would roll over into
+ * another day, and a leap second, are undefined like any text that is not a timestamp.
+ */
 export function parseTimestamp(text: string): number | undefined {
-  if (!ISO_TIMESTAMP.test(text)) return undefined;
+  const m = ISO_TIMESTAMP.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1).map((p) => (p === undefined ? undefined : Number(p))) as number[];
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return undefined;
   const ms = Date.parse(text);
   return Number.isFinite(ms) ? ms : undefined;
 }

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AppConfig, NotFoundError, RequireScope, ValidationError, type FieldProblem } from '@arbiter/platform';
 import { CatalogueService, USER_ID } from '@arbiter/facts';
 import { normalizeEvent, payloadShapeProblems } from '@arbiter/ingestion';
+import { parseTimestamp } from '@arbiter/rules';
 import { OUTCOMES } from '../fraud.constants';
 import { FraudService } from '../fraud.service';
 import { BodyCheck, pageSize } from '../fraud.validation';
@@ -60,8 +61,9 @@ export class FraudDecisionsController {
     if (outcome !== undefined && !(OUTCOMES as readonly string[]).includes(outcome)) problems.push({ path: 'outcome', message: `must be one of ${OUTCOMES.join(', ')}` });
     let sinceDate: Date | undefined;
     if (since !== undefined) {
-      sinceDate = new Date(since);
-      if (Number.isNaN(sinceDate.getTime())) problems.push({ path: 'since', message: 'must be an ISO-8601 timestamp' });
+      const ms = parseTimestamp(since);
+      if (ms === undefined) problems.push({ path: 'since', message: 'must be an ISO-8601 timestamp' });
+      else sinceDate = new Date(ms);
     }
     if (cursor !== undefined && !/^\d{1,18}$/.test(cursor)) problems.push({ path: 'cursor', message: 'must be the next_cursor of a previous page' });
     if (problems.length) throw new ValidationError(problems);

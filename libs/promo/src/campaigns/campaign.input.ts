@@ -1,5 +1,5 @@
 import { ValidationError, type FieldProblem } from '@arbiter/platform';
-import type { ConditionTree } from '@arbiter/rules';
+import { parseTimestamp, type ConditionTree } from '@arbiter/rules';
 import { toMinor } from '../money';
 import { CAMPAIGN_STATUSES, type Campaign, type CampaignStatus, type Reward, type Stacking } from './campaign.model';
 
@@ -38,8 +38,8 @@ export function parseCampaign(body: unknown, existing?: CampaignDraft): Campaign
     if (!has(field)) continue;
     const v = body[field];
     if (v === null) out[key] = null;
-    else if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) bad(field, 'must be an ISO-8601 timestamp or null');
-    else out[key] = new Date(v);
+    else if (typeof v !== 'string' || parseTimestamp(v) === undefined) bad(field, 'must be an ISO-8601 timestamp or null');
+    else out[key] = new Date(parseTimestamp(v)!);
   }
   if (out.startsAt && out.endsAt && out.endsAt <= out.startsAt) bad('ends_at', 'must be after starts_at');
   if (has('eligibility')) {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig, ConflictError, ValidationError, type FieldProblem } from '@arbiter/platform';
+import { parseTimestamp } from '@arbiter/rules';
 import { CampaignRepository } from '../campaigns/campaign.repository';
 import { CampaignService } from '../campaigns/campaign.service';
 import { codeProblem, generateDistinct, normalizeCode, resolveCharset, shapeProblems, type CodeShape } from './code-generator';
@@ -43,8 +44,8 @@ export class CodeService {
     }
     let expiresAt: Date | null = null;
     if (b.expires_at !== undefined && b.expires_at !== null) {
-      if (typeof b.expires_at !== 'string' || Number.isNaN(Date.parse(b.expires_at))) bad('expires_at', 'must be an ISO-8601 timestamp');
-      else expiresAt = new Date(b.expires_at);
+      if (typeof b.expires_at !== 'string' || parseTimestamp(b.expires_at) === undefined) bad('expires_at', 'must be an ISO-8601 timestamp');
+      else expiresAt = new Date(parseTimestamp(b.expires_at)!);
     }
     const batchId = randomUUID();
     if (explicit) {
