@@ -41,7 +41,7 @@ export class FraudDecisionsController {
       if (typeof e.type !== 'string' || e.type === '' || e.type.length > 200) problems.push({ path: 'event.type', message: 'is required (a string of 1-200 characters)' });
       if (typeof e.user_id !== 'string' || !USER_ID.test(e.user_id)) problems.push({ path: 'event.user_id', message: 'is required: a user id, 1 to 128 letters, digits and . _ : @ | -' });
       for (const k of ['id', 'source', 'session_id']) if (e[k] !== undefined && (typeof e[k] !== 'string' || (e[k] as string).length > 200)) problems.push({ path: `event.${k}`, message: 'must be a string of at most 200 characters' });
-      if (e.occurred_at !== undefined && (typeof e.occurred_at !== 'string' || Number.isNaN(Date.parse(e.occurred_at)))) problems.push({ path: 'event.occurred_at', message: 'must be an ISO-8601 timestamp' });
+      if (e.occurred_at !== undefined && (typeof e.occurred_at !== 'string' || parseTimestamp(e.occurred_at) === undefined)) problems.push({ path: 'event.occurred_at', message: 'must be an ISO-8601 timestamp' });
       if (e.payload !== undefined && (typeof e.payload !== 'object' || e.payload === null || Array.isArray(e.payload))) problems.push({ path: 'event.payload', message: 'must be an object' });
     }
     if (problems.length) throw new ValidationError(problems);

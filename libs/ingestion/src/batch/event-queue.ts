@@ -28,6 +28,9 @@ export interface FailedEventJob {
 
 const DEPTH_CACHE_MS = 250;
 
+/** While at most this many jobs have failed, intake also reads their ids to find re-sent events among them. */
+const FAILED_SCAN_LIMIT = 1000;
+
 
 /**
  * The queue's job id of an event: `event/` and its id URI-encoded, one job id per event id. The
@@ -154,15 +157,21 @@ export class EventQueue implements OnApplicationBootstrap {
   /**
    * Events sent again whose jobs failed their last attempt: `addBulk` skips a job id the queue
    * still holds, and a failed job is kept (listed, retriable), so each is retried instead, with
-   * its attempts counted afresh. Looked for only while some job has failed, by one indexed read of
-   * the batch's ids among the outcomes recorded as failed.
+   * its attempts counted afresh. Looked for only while some job has failed: among the outcomes
+   * recorded as failed (one indexed read), and, while at most {@link FAILED_SCAN_LIMIT} jobs have
+   * failed, among the failed jobs' ids too, since a failure's outcome is written best effort (the
+   * database may be what failed).
    */
   private async retryFailed(queue: Queue<EventJobData>, events: readonly IncomingEvent[]): Promise<void> {
-    if (!(await queue.getFailedCount())) return;
-    const failed = await this.outcomes.failedAmong(events.map((e) => e.id));
+    const count = await queue.getFailedCount();
+    if (!count) return;
+    const [recorded, jobs] = await Promise.all([this.outcomes.failedAmong(events.map((e) => e.id)), count <= FAILED_SCAN_LIMIT ? queue.getRanges(['failed'], 0, -1) : []]);
+    const failedJobs = new Set(jobs);
+    const ids = new Set(recorded.map(eventJobId));
+    for (const e of events) if (failedJobs.has(eventJobId(e.id))) ids.add(eventJobId(e.id));
     await Promise.all(
-      failed.map(async (id) => {
-        const job = await queue.getJob(eventJobId(id));
+      [...ids].map(async (id) => {
+        const job = await queue.getJob(id);
         // Another intake, or an admin's retry, may have moved it on meanwhile: then it is on its way.
         await job?.retry('failed', { resetAttemptsMade: true }).catch(() => undefined);
       }),

@@ -52,7 +52,9 @@ export async function createHttpApp(module: Type<unknown> | ReturnType<() => unk
       const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
       const [status, code, message] = timeout ? [408, 'REQUEST_TIMEOUT', 'the request took too long to arrive'] : tooLarge ? [431, 'HEADERS_TOO_LARGE', 'the request headers are too large'] : [400, 'BAD_REQUEST', 'the request is not valid HTTP'];
       const body = JSON.stringify({ error: { code, message } });
-      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      // Not into a response already on its way (as Node's own handler guards).
+      const inFlight = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (socket.writable && !inFlight?.headersSent) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       socket.destroy(err);
     },
     return503OnClosing: true,
@@ -84,8 +86,9 @@ export async function createHttpApp(module: Type<unknown> | ReturnType<() => unk
   fastify.removeContentTypeParser('text/plain');
   // Our own JSON parser (instead of Nest's): it names a forbidden prototype key as such. A
   // CloudEvent in structured mode comes as application/cloudevents+json (the HTTP binding's type).
-  // Deeper than any payload may be (PAYLOAD_MAX_DEPTH) plus the envelope of a batch.
-  const maxDepth = Math.max(64, config.payloadMaxDepth + 8);
+  // Deeper than any payload may be (PAYLOAD_MAX_DEPTH) plus a batch's envelope, and than a JSON
+  // condition tree the rule compiler takes (64 levels, two JSON levels each).
+  const maxDepth = Math.max(2 * 64 + 8, config.payloadMaxDepth + 8);
   fastify.addContentTypeParser(['application/json', 'application/cloudevents+json'], { parseAs: 'string' }, (_request, body, done) => {
     try {
       done(null, parseJsonBody(body as string, maxDepth));

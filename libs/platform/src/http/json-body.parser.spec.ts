@@ -17,9 +17,10 @@ describe('parseJsonBody', () => {
   });
 
   it('lists the path of every NUL character and lone surrogate, in values and keys', () => {
-    const err = problems('{"events":[{"user_id":"u\\u0000"},{"data":{"note":["ok","\\ud800"]}}],"k\\udc00":1}');
+    const err = problems('{"events":[{"user_id":"u\\u0000"},{"data":{"note":["ok","\\ud800"]}},2,3,4,5,6,7,8,9,{"x":"\\u0000"}],"k\\udc00":1}');
     expect(err).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
-    expect(err!.details!.errors.map((e) => e.path)).toEqual(['events[0].user_id', 'events[1].data.note[1]', 'k\udc00']);
+    // In document order: events[10] after events[1].
+    expect(err!.details!.errors.map((e) => e.path)).toEqual(['events[0].user_id', 'events[1].data.note[1]', 'events[10].x', 'k\udc00']);
   });
 
   it('refuses nesting deeper than its limit, brackets inside strings not counting', () => {

@@ -38,25 +38,30 @@ export function parseJsonBody(text: string, maxDepth = 64): unknown {
   }
 }
 
-/** The paths (`events[0].payload.note`, `attributes.k`) of every string and key of `doc` that {@link storableText} refuses. */
+/** The paths (`events[0].payload.note`, `attributes.k`), in document order, of every string and key of `doc` that {@link storableText} refuses. */
 function unstorablePaths(doc: unknown): { path: string; message: string }[] {
   const problems: { path: string; message: string }[] = [];
-  const stack: { value: unknown; path: string }[] = [{ value: doc, path: '' }];
+  const stack: { value: unknown; path: string; badKey?: boolean }[] = [{ value: doc, path: '' }];
   while (stack.length) {
-    const { value, path } = stack.pop()!;
+    const { value, path, badKey } = stack.pop()!;
+    if (badKey) {
+      problems.push({ path, message: `this key ${UNSTORABLE}` });
+      continue;
+    }
     if (typeof value === 'string') {
       if (!storableText(value)) problems.push({ path: path || '(body)', message: UNSTORABLE });
-    } else if (Array.isArray(value)) {
-      value.forEach((item, i) => stack.push({ value: item, path: `${path}[${i}]` }));
-    } else if (value !== null && typeof value === 'object') {
-      for (const [key, item] of Object.entries(value)) {
-        const at = path ? `${path}.${key}` : key;
-        if (!storableText(key)) problems.push({ path: at, message: `this key ${UNSTORABLE}` });
-        else stack.push({ value: item, path: at });
-      }
+      continue;
     }
+    const children: { value: unknown; path: string; badKey?: boolean }[] = [];
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => children.push({ value: item, path: `${path}[${i}]` }));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) children.push({ value: item, path: path ? `${path}.${key}` : key, badKey: !storableText(key) });
+    }
+    // Last child first onto the stack, so that they come off it in document order.
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
   }
-  return problems.sort((a, b) => a.path.localeCompare(b.path));
+  return problems;
 }
 
 /**

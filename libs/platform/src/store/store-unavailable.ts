@@ -25,12 +25,12 @@ export function isStoreUnavailable(err: unknown): boolean {
 }
 
 /**
- * SQLSTATEs of a value PostgreSQL cannot take as given: too long for its column (22001), a NUL
- * character or an invalid byte sequence (22021), a `\u0000` escape `jsonb` refuses (22P05), text
- * its type does not read (22P02: a lone surrogate in `json`, a malformed uuid). Requests are
- * validated before they write; these mean a value got past that.
+ * SQLSTATEs of a value PostgreSQL cannot store as given: too long for its column (22001), a NUL
+ * character or an invalid byte sequence (22021), a `\u0000` escape `jsonb` refuses (22P05).
+ * Requests are validated before they write; these mean a value got past that. (Text a type does
+ * not read, 22P02, is left a 500: it comes from the service's own casts as often as from input.)
  */
-const UNSTORABLE_SQLSTATES = new Set(['22001', '22021', '22P05', '22P02']);
+const UNSTORABLE_SQLSTATES = new Set(['22001', '22021', '22P05']);
 
 /** The database's own words when `err` says a value could not be stored ({@link UNSTORABLE_SQLSTATES}), else undefined. */
 export function unstorableValue(err: unknown): string | undefined {
