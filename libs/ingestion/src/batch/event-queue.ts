@@ -31,7 +31,6 @@ const DEPTH_CACHE_MS = 250;
 /** While at most this many jobs have failed, intake also reads their ids to find re-sent events among them. */
 const FAILED_SCAN_LIMIT = 1000;
 
-
 /**
  * The queue's job id of an event: `event/` and its id URI-encoded, one job id per event id. The
  * id itself could name one of BullMQ's own keys (`wait`, `meta`, `id`...), a number or hold a `:`,

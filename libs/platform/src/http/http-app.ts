@@ -84,11 +84,11 @@ export async function createHttpApp(module: Type<unknown> | ReturnType<() => unk
 
   // Bodies are JSON: Fastify's own text/plain parser would hand a string to the controllers.
   fastify.removeContentTypeParser('text/plain');
+  // Bodies may nest deeper than any payload may (PAYLOAD_MAX_DEPTH) plus a batch's envelope, and
+  // than a JSON condition tree the rule compiler takes (64 levels, two JSON levels each).
+  const maxDepth = Math.max(2 * 64 + 8, config.payloadMaxDepth + 8);
   // Our own JSON parser (instead of Nest's): it names a forbidden prototype key as such. A
   // CloudEvent in structured mode comes as application/cloudevents+json (the HTTP binding's type).
-  // Deeper than any payload may be (PAYLOAD_MAX_DEPTH) plus a batch's envelope, and than a JSON
-  // condition tree the rule compiler takes (64 levels, two JSON levels each).
-  const maxDepth = Math.max(2 * 64 + 8, config.payloadMaxDepth + 8);
   fastify.addContentTypeParser(['application/json', 'application/cloudevents+json'], { parseAs: 'string' }, (_request, body, done) => {
     try {
       done(null, parseJsonBody(body as string, maxDepth));
