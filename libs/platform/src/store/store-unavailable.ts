@@ -16,12 +16,18 @@ const UNAVAILABLE_MESSAGES = /^(timeout exceeded when trying to connect|Connecti
  * TypeORM's QueryFailedError carries the driver's error as `driverError`.
  */
 export function isStoreUnavailable(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
+  for (const e of errorChain(err)) {
     if (typeof e.code === 'string' && (UNAVAILABLE_SQLSTATES.has(e.code) || e.code.startsWith('08') || UNAVAILABLE_SOCKET_CODES.has(e.code))) return true;
     if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
-    e = (e.driverError ?? e.cause) as typeof e;
   }
   return false;
+}
+
+type ChainLink = { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
+
+/** `err` and the errors it wraps (TypeORM's `driverError`, a `cause`), at most four deep. */
+function* errorChain(err: unknown): Generator<ChainLink> {
+  for (let e = err as ChainLink | undefined, depth = 0; e && depth < 4; depth++, e = (e.driverError ?? e.cause) as ChainLink | undefined) yield e;
 }
 
 /**
@@ -34,9 +40,6 @@ const UNSTORABLE_SQLSTATES = new Set(['22001', '22021', '22P05']);
 
 /** The database's own words when `err` says a value could not be stored ({@link UNSTORABLE_SQLSTATES}), else undefined. */
 export function unstorableValue(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
-    if (typeof e.code === 'string' && UNSTORABLE_SQLSTATES.has(e.code)) return typeof e.message === 'string' ? e.message : e.code;
-    e = (e.driverError ?? e.cause) as typeof e;
-  }
+  for (const e of errorChain(err)) if (typeof e.code === 'string' && UNSTORABLE_SQLSTATES.has(e.code)) return typeof e.message === 'string' ? e.message : e.code;
   return undefined;
 }
