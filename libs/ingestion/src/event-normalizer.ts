@@ -41,6 +41,13 @@ function isoTime(value: string): string {
 const NATIVE_NAMES = { occurred_at: 'occurred_at', payload: 'payload' } as const;
 const CLOUD_NAMES = { occurred_at: 'time', payload: 'data' } as const;
 
+const namesOf = (body: Record<string, unknown>) => (body.specversion !== undefined ? CLOUD_NAMES : NATIVE_NAMES);
+
+/** The path of an event's payload as `body` names it (`data` in a CloudEvent), after `at`. */
+export function payloadPath(body: Record<string, unknown>, at = ''): string {
+  return `${at}${namesOf(body).payload}`;
+}
+
 /** The limits {@link eventProblems} checks an event against, from the service's settings. */
 export interface EventLimits {
   /** Deepest nesting of the payload (PAYLOAD_MAX_DEPTH). */
@@ -58,11 +65,11 @@ export interface EventLimits {
  * surrogate) is refused with the body, by its parser.
  */
 export function eventProblems(body: Record<string, unknown>, event: IncomingEvent, at: string, limits: EventLimits, now = Date.now()): FieldProblem[] {
-  const names = body.specversion !== undefined ? CLOUD_NAMES : NATIVE_NAMES;
+  const names = namesOf(body);
   const problems: FieldProblem[] = [];
   const time = timeProblem(event.occurred_at, limits.maxFutureMs, now);
   if (time) problems.push({ path: `${at}${names.occurred_at}`, message: time });
-  problems.push(...payloadShapeProblems(event.payload, limits.maxDepth, `${at}${names.payload}`));
+  problems.push(...payloadShapeProblems(event.payload, limits.maxDepth, payloadPath(body, at)));
   return problems;
 }
 

@@ -5,7 +5,7 @@ import { CatalogueService, EventLogService } from '@arbiter/facts';
 import { AppConfig, NotFoundError, RequireScope, ValidationError, type FieldProblem } from '@arbiter/platform';
 import { EventQueue } from './batch/event-queue';
 import { batchSchema, eventResponseSchema, eventSchema, type IncomingEvent } from './event.schema';
-import { eventProblems, normalizeEvent } from './event-normalizer';
+import { eventProblems, normalizeEvent, payloadPath } from './event-normalizer';
 import { OutcomeRepository } from './outcome.repository';
 import { EventPipeline } from './pipeline/event-pipeline';
 
@@ -106,7 +106,7 @@ export class EventsController {
   /** What the route schema could not tell: the event's own problems, then, if it has none, its payload's against its declared type. */
   private problems(body: Record<string, unknown>, event: IncomingEvent, at: string): FieldProblem[] {
     const own = eventProblems(body, event, at, { maxDepth: this.config.payloadMaxDepth, maxFutureMs: this.config.eventMaxFutureMs });
-    return own.length ? own : this.catalogue.validatePayload(event.type, event.payload, `${at}${body.specversion !== undefined ? 'data' : 'payload'}`);
+    return own.length ? own : this.catalogue.validatePayload(event.type, event.payload, payloadPath(body, at));
   }
 }
 

@@ -23,7 +23,7 @@ const STORE_DOWN = 'the database did not answer in time or cannot be reached; re
  * store (too long, a NUL character) a 400 `VALIDATION_FAILED`, and anything unexpected
  * becomes a 500 whose message says nothing of the internals (no stack trace ever leaves).
  */
-export function toErrorResponse(err: unknown, requestId?: string): { status: number; body: ErrorBody; unexpected: boolean } {
+export function toErrorResponse(err: unknown, requestId?: string): { status: number; body: ErrorBody; unexpected: boolean; refused?: string } {
   const withId = (status: number, code: string, message: string, details?: unknown, unexpected = false) => ({
     status,
     unexpected,
@@ -57,8 +57,9 @@ export function toErrorResponse(err: unknown, requestId?: string): { status: num
   }
   if (isStoreUnavailable(err)) return toErrorResponse(new DependencyDownError('database', STORE_DOWN), requestId);
   // A value an endpoint's validation let through and the database refused: the client's to fix.
-  // The database's own words stay in the log (the filter writes them), not in the answer.
-  if (unstorableValue(err) !== undefined) return withId(400, 'VALIDATION_FAILED', UNSTORABLE, { errors: [{ path: '(request)', message: UNSTORABLE }] });
+  // The database's own words (`refused`) are for the log, not the answer.
+  const refused = unstorableValue(err);
+  if (refused !== undefined) return { ...withId(400, 'VALIDATION_FAILED', UNSTORABLE, { errors: [{ path: '(request)', message: UNSTORABLE }] }), refused };
   return withId(500, 'INTERNAL', 'the service failed to handle this request', undefined, true);
 }
 

@@ -1,7 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TooManyRequestsError } from './arbiter.error';
-import { unstorableValue } from '../store/store-unavailable';
 import { toErrorResponse } from './error-body';
 
 /** The one global filter: every error leaves as `{error: {code, message, details?}}`. */
@@ -18,9 +17,8 @@ export class HttpErrorFilter implements ExceptionFilter {
       void reply.status(503).send(health);
       return;
     }
-    const { status, body, unexpected } = toErrorResponse(exception, request?.id);
+    const { status, body, unexpected, refused } = toErrorResponse(exception, request?.id);
     if (unexpected) this.logger.error(`${request?.method} ${request?.url} failed`, (exception as Error)?.stack ?? String(exception));
-    const refused = unstorableValue(exception);
     if (refused !== undefined) this.logger.warn(`${request?.method} ${request?.url}: the database refused a value (${refused})`);
     if (exception instanceof TooManyRequestsError) void reply.header('retry-after', String(exception.retryAfterSeconds));
     if (body.error.code === 'DEPENDENCY_DOWN') {
