@@ -1,9 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, ValidationError } from '@arbiter/platform';
+import { AppConfig, canonicalJson, ValidationError } from '@arbiter/platform';
 import { currentSession } from '@arbiter/session';
 import type { FactCall, FactResolver, RuleEvent } from '@arbiter/rules';
 import { EVENT_LOG_WINDOWS } from './builtin/event-log.facts';
-import { canonicalJson } from './canonical-json';
 import { FactsConfig } from './config/facts-config';
 import type { FactContext } from './decorators/fact.decorator';
 import { FactFailedError } from './errors/fact.error';

@@ -18,4 +18,5 @@ export * from './store/carried-rows';
 export * from './store/carried-reads';
 export * from './store/json-columns';
 export * from './store/time-ordered-id';
+export { canonicalJson } from './canonical-json';
 export { runProcess } from './process/run-process';

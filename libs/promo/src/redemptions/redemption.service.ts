@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { ActionExecutor, ActionRegistry } from '@arbiter/actions';
-import { NotFoundError, timeOrderedId, ValidationError } from '@arbiter/platform';
+import { canonicalJson, NotFoundError, timeOrderedId, ValidationError } from '@arbiter/platform';
 import { CampaignRepository, isUuid, sqlRows } from '../campaigns/campaign.repository';
 import { refusalReasons } from '../engine/evaluation.view';
 import { limitReasons, PromoEngine, type Evaluation, type Reason } from '../engine/promo.engine';
@@ -24,18 +24,6 @@ export interface RedeemAnswer {
 class KeyHeldElsewhere extends Error {}
 
 const KEY = /^[\x21-\x7e]{1,200}$/;
-
-/** JSON with object keys sorted, so a retry that orders its fields differently is the same request. */
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
-}
 
 /**
  * Redeems and rolls back. A redeem evaluates the checkout first (eligibility, fraud, code — no
