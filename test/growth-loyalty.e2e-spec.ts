@@ -129,32 +129,54 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis', 'postgres'))('growth 
     expect(await balance('kate')).toBe(75);
   });
 
-  it('runs a stored event that never finished as it was stored, whatever the body sent again says', async () => {
+  it('refuses another event under the id of one that never finished, and runs the stored one when it is sent again', async () => {
     // Appended, then the call failed before its outcome (a 503, a crash): the log holds the event.
     const stored = async (id: string, user: string, amount: number) =>
-      ds.query(`INSERT INTO events (id, user_id, type, source, occurred_at, payload) VALUES ($1, $2, 'transaction', 'api', now(), $3::jsonb)`, [id, user, JSON.stringify({ amount, category: 'food' })]);
+      ds.query(`INSERT INTO events (id, user_id, type, source, occurred_at, payload) VALUES ($1, $2, 'transaction', 'api', '2026-01-02T03:04:05Z', $3::jsonb)`, [id, user, JSON.stringify({ amount, category: 'food' })]);
     const points = (body: { actions: { action: string; result: { user_id: string; points: number } }[] }) => body.actions.find((a) => a.action === 'reward_points')?.result;
+    const outcomes = async (id: string) => Number((await ds.query('SELECT count(*)::int AS n FROM event_outcomes WHERE event_id = $1', [id]))[0].n);
 
-    // The same user, another amount: 5% of the stored 2,000, not of 5,000.
+    // Another amount: refused, naming the payload; nothing runs, nothing is stored.
     await stored(`again-1-${mode}`, 'ivan', 2000);
-    const same = await post('/v1/events', { id: `again-1-${mode}`, type: 'transaction', user_id: 'ivan', payload: { amount: 5000, category: 'food' } });
+    const other = await post('/v1/events', { id: `again-1-${mode}`, type: 'transaction', user_id: 'ivan', payload: { amount: 5000, category: 'food' } });
+    expect(other.statusCode).toBe(422);
+    expect(other.json().error).toMatchObject({ code: 'EVENT_ID_REUSED', details: { errors: [{ path: 'payload' }] } });
+    expect(await balance('ivan')).toBe(0);
+    expect(await outcomes(`again-1-${mode}`)).toBe(0);
+    // The event itself, keys in another order and stamped with the time it is sent again: it runs,
+    // once, as stored (5% of 2,000).
+    const same = await post('/v1/events', { id: `again-1-${mode}`, type: 'transaction', user_id: 'ivan', occurred_at: new Date().toISOString(), payload: { category: 'food', amount: 2000 } });
     expect(same.statusCode).toBe(200);
     expect(same.json().duplicate).toBe(false);
     expect(points(same.json())).toMatchObject({ user_id: 'ivan', points: 100 });
     expect(await balance('ivan')).toBe(100);
 
-    // Another user: the stored one's event, evaluated on the stored user's facts.
+    // Another user, as a CloudEvent: refused under the envelope's names; no decision, no points.
     await stored(`again-2-${mode}`, 'judy', 1200);
-    const other = await post('/v1/events', { id: `again-2-${mode}`, type: 'transaction', user_id: 'mallory', payload: { amount: 9000, category: 'food' } });
-    expect(other.statusCode).toBe(200);
-    expect(points(other.json())).toMatchObject({ user_id: 'judy', points: 60 });
-    expect(await balance('judy')).toBe(60);
+    const cloud = await post('/v1/events', { specversion: '1.0', id: `again-2-${mode}`, type: 'transaction', source: 'api', subject: 'mallory', data: { amount: 1200, category: 'food' } });
+    expect(cloud.statusCode).toBe(422);
+    expect(cloud.json().error.details.errors.map((e: { path: string }) => e.path)).toEqual(['subject']);
+    expect(await balance('judy')).toBe(0);
     expect(await balance('mallory')).toBe(0);
-    const decisions: { user_id: string }[] = await ds.query('SELECT user_id FROM fraud_decisions WHERE event_id = $1', [`again-2-${mode}`]);
-    expect(decisions.map((d) => d.user_id)).toEqual(['judy']);
+    expect(await ds.query('SELECT user_id FROM fraud_decisions WHERE event_id = $1', [`again-2-${mode}`])).toEqual([]);
+    // And another source, type and payload at once: each named.
+    const all = await post('/v1/events', { id: `again-2-${mode}`, type: 'topup', user_id: 'judy', source: 'web', payload: { amount: 5, method: 'card' } });
+    expect(all.json().error.details.errors.map((e: { path: string }) => e.path)).toEqual(['type', 'source', 'payload']);
     // The log still holds the event as first sent.
     const logged = (await t.inject({ method: 'GET', url: `/v1/events/again-2-${mode}` })).json();
-    expect(logged).toMatchObject({ status: 'done', event: { user_id: 'judy', payload: { amount: 1200 } } });
+    expect(logged).toMatchObject({ status: 'pending', event: { user_id: 'judy', payload: { amount: 1200 } } });
+  });
+
+  it('refuses another event under the id of a processed one, and still answers the event itself as a repeat', async () => {
+    const first = await post('/v1/events', { id: `reused-${mode}`, type: 'transaction', user_id: 'oscar', payload: { amount: 2000, category: 'food' } });
+    expect(first.statusCode).toBe(200);
+    const other = await post('/v1/events', { id: `reused-${mode}`, type: 'transaction', user_id: 'oscar', payload: { amount: 2000.5, category: 'food' } });
+    expect([other.statusCode, other.json().error.code]).toEqual([422, 'EVENT_ID_REUSED']);
+    const again = await post('/v1/events', { id: `reused-${mode}`, type: 'transaction', user_id: 'oscar', payload: { category: 'food', amount: 2000 } });
+    expect(again.statusCode).toBe(200);
+    expect({ ...again.json(), duplicate: false }).toEqual(first.json());
+    expect(again.json().duplicate).toBe(true);
+    expect(await balance('oscar')).toBe(100);
   });
 
   it('does not award below the threshold or outside food', async () => {

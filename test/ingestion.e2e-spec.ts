@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { QueueService } from '@arbiter/platform';
 import { bootApi, configDir, runnable, withQueries, type Mode, type TestApp } from './support/harness';
 import { poll } from './support/processes';
 
@@ -98,6 +99,16 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     expect(again.json()).toEqual({ ...first.json(), duplicate: true });
     expect((await t.inject({ method: 'GET', url: '/v1/users/u-2' })).json().attributes.segment).toBe('changed by hand');
     expect(await count('SELECT count(*) AS n FROM events WHERE id = $1', ['e-dup'])).toBe(1);
+  });
+
+  it('refuses the second of two different events sent at once under one id, and keeps the first whole', async () => {
+    const bodies = [100, 200].map((amount) => ({ id: `e-race-${mode}`, type: 'transaction', user_id: 'u-race', payload: { amount } }));
+    const answers = await Promise.all(bodies.map((b) => post('/v1/events', b)));
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 422]);
+    const kept = bodies[answers.findIndex((a) => a.statusCode === 200)];
+    expect(answers.find((a) => a.statusCode === 422)!.json().error).toMatchObject({ code: 'EVENT_ID_REUSED', details: { errors: [{ path: 'payload' }] } });
+    const stored = (await t.inject({ method: 'GET', url: `/v1/events/e-race-${mode}` })).json();
+    expect(stored).toMatchObject({ status: 'done', event: { payload: kept.payload } });
   });
 
   it('finishes the work of an attempt that died mid-way: a stale running action runs again, once', async () => {
@@ -363,16 +374,20 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
   const post = (url: string, payload: unknown) => t.inject({ method: 'POST', url, payload: payload as object });
   const status = (batchId: string) => t.inject({ method: 'GET', url: `/v1/events/batch/${batchId}` }).then((r) => r.json());
   const event = (id: string) => ({ id, type: 'transaction', user_id: 'u-queued', payload: { amount: 50 } });
-  const refuse = async (ids: string[], work: () => Promise<void>) => {
+  // Refuses to store the outcomes (or, `at: 'append'`, the events themselves) of `ids` while `work` runs.
+  const refuse = async (ids: string[], work: () => Promise<void>, at: 'outcome' | 'append' = 'outcome') => {
+    const list = ids.map((i) => `'${i}'`).join(', ');
     await ds.query(`CREATE FUNCTION refuse_outcome() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
-    await ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT OR UPDATE ON event_outcomes FOR EACH ROW WHEN (NEW.event_id IN (${ids.map((i) => `'${i}'`).join(', ')}) AND NEW.status = 'done') EXECUTE FUNCTION refuse_outcome()`);
+    if (at === 'outcome') await ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT OR UPDATE ON event_outcomes FOR EACH ROW WHEN (NEW.event_id IN (${list}) AND NEW.status = 'done') EXECUTE FUNCTION refuse_outcome()`);
+    else await ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.id IN (${list})) EXECUTE FUNCTION refuse_outcome()`);
     try {
       await work();
     } finally {
-      await ds.query('DROP TRIGGER refuse_outcome ON event_outcomes');
+      await ds.query(`DROP TRIGGER refuse_outcome ON ${at === 'outcome' ? 'event_outcomes' : 'events'}`);
       await ds.query('DROP FUNCTION refuse_outcome()');
     }
   };
+  const failedIds = async () => ((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items as { id: string }[]).map((i) => i.id);
 
   it("queues events whose ids name the queue's own keys, are numbers or hold a colon, and the queue goes on working", async () => {
     const ids = ['wait', 'meta', 'id', 'events', 'stalled-check', 'active', 'failed', 'marker', '12345', 'a:b', 'a/b'];
@@ -415,6 +430,158 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
     expect(await waitFor(() => status(first), (s) => s.done === 3)).toMatchObject({ done: 3, failed: 0, queued: 0 });
     expect((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items).toEqual([]);
     expect((await post(`/v1/events/failed/${retried}/retry`, {})).statusCode).toBe(404);
+  });
+
+  it('answers where a queued event is before the log holds it: queued, or failed with the reason', async () => {
+    const [waiting, broken] = [`where-queued-${mode}`, `where-failed-${mode}`];
+    const queue = await t.app.get(QueueService).queue('events');
+    await queue.pause();
+    try {
+      const res = await post('/v1/events/batch', { events: [event(waiting)] });
+      expect(res.statusCode).toBe(202);
+      const got = await t.inject({ method: 'GET', url: `/v1/events/${waiting}` });
+      expect([got.statusCode, got.json()]).toEqual([200, { event: null, status: 'queued', result: null, error: null }]);
+    } finally {
+      await queue.resume();
+    }
+    expect(await waitFor(() => t.inject({ method: 'GET', url: `/v1/events/${waiting}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { id: waiting } });
+
+    // The append itself refused: failed before the log held it.
+    await refuse(
+      [broken],
+      async () => {
+        const res = await post('/v1/events/batch', { events: [event(broken)] });
+        expect(await waitFor(() => status(res.json().batch_id), (s) => s.failed === 1)).toMatchObject({ failed: 1, queued: 0 });
+      },
+      'append',
+    );
+    const got = await t.inject({ method: 'GET', url: `/v1/events/${broken}` });
+    expect(got.statusCode).toBe(200);
+    expect(got.json()).toMatchObject({ event: null, status: 'failed', result: null, error: expect.stringContaining('refused by the test') });
+    // With no outcome recorded (written best effort), the queue still knows.
+    await ds.query('DELETE FROM event_outcomes WHERE event_id = $1', [broken]);
+    expect((await t.inject({ method: 'GET', url: `/v1/events/${broken}` })).json()).toMatchObject({ event: null, status: 'failed', error: expect.stringContaining('refused by the test') });
+    expect((await t.inject({ method: 'GET', url: `/v1/events/never-sent-${mode}` })).statusCode).toBe(404);
+    await post(`/v1/events/failed/${broken}/retry`, {});
+    expect(await waitFor(() => t.inject({ method: 'GET', url: `/v1/events/${broken}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { id: broken } });
+  });
+
+  it('drops a failed job from the list once its event is processed through POST /v1/events, and refuses to retry it', async () => {
+    const [listed, retried] = [`sync-after-${mode}`, `sync-retry-${mode}`];
+    await refuse([listed, retried], async () => {
+      const res = await post('/v1/events/batch', { events: [event(listed), event(retried)] });
+      expect(await waitFor(() => status(res.json().batch_id), (s) => s.failed === 2)).toMatchObject({ failed: 2 });
+    });
+    expect(await failedIds()).toEqual(expect.arrayContaining([listed, retried]));
+    for (const id of [listed, retried]) expect((await post('/v1/events', event(id))).json()).toMatchObject({ event_id: id, duplicate: false });
+
+    const retry = await post(`/v1/events/failed/${retried}/retry`, {});
+    expect([retry.statusCode, retry.json().error.code]).toEqual([409, 'EVENT_ALREADY_PROCESSED']);
+    const page = (await t.inject({ method: 'GET', url: '/v1/events/failed' })).json();
+    expect(page.items.map((i: { id: string }) => i.id)).not.toContain(listed);
+    expect(page.total).toBe(page.items.length);
+    expect(await failedIds()).toEqual(page.items.map((i: { id: string }) => i.id));
+    expect((await post(`/v1/events/failed/${retried}/retry`, {})).statusCode).toBe(404);
+  });
+
+  it('counts a re-sent event that fails again as failed in the new batch too, and as done in both once it succeeds', async () => {
+    const id = `fails-twice-${mode}`;
+    const failedAt = async () => ((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items as { id: string; failed_at: string }[]).find((i) => i.id === id)?.failed_at ?? '';
+    let first = '';
+    let again = '';
+    await refuse([id], async () => {
+      first = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
+      expect(await waitFor(() => status(first), (s) => s.failed === 1)).toMatchObject({ failed: 1 });
+      const sentAt = new Date().toISOString();
+      again = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
+      // Queued again and run again (its job's failure is newer), then failed in both batches: never left as queued.
+      await waitFor(failedAt, (at) => at > sentAt);
+      expect(await status(again)).toMatchObject({ total: 1, failed: 1, queued: 0 });
+      expect(await status(first)).toMatchObject({ failed: 1, queued: 0 });
+    });
+    await post(`/v1/events/failed/${id}/retry`, {});
+    expect(await waitFor(() => status(first), (s) => s.done === 1)).toMatchObject({ done: 1, failed: 0 });
+    expect(await status(again)).toMatchObject({ duplicate: 1, failed: 0, queued: 0 });
+  });
+
+  it('lists and retries a failed job queued under the bare event id, as jobs were before their ids had a prefix', async () => {
+    const id = `legacy-${mode}`;
+    const queue = await t.app.get(QueueService).queue('events');
+    await refuse([id], async () => {
+      await queue.add('transaction', { event: { ...event(id), source: 'api', occurred_at: new Date().toISOString() }, batchId: undefined }, { jobId: id, attempts: 1, removeOnFail: false });
+      await waitFor(failedIds, (ids) => ids.includes(id));
+    });
+    const retry = await post(`/v1/events/failed/${id}/retry`, {});
+    expect([retry.statusCode, retry.json()]).toEqual([202, { id, state: 'waiting' }]);
+    expect(await waitFor(() => t.inject({ method: 'GET', url: `/v1/events/${id}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { id } });
+    expect(await failedIds()).not.toContain(id);
+  });
+});
+
+describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %s', (mode) => {
+  let t: TestApp;
+  let cfg: Awaited<ReturnType<typeof configDir>>;
+  let ds: DataSource;
+  beforeAll(async () => {
+    cfg = await configDir({ rules: { 'test.yaml': RULES } });
+    t = await bootApi(mode, { CONFIG_DIR: cfg.dir, EVENT_ATTEMPTS: '3' });
+    ds = t.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await cfg?.cleanup();
+  });
+
+  const post = (url: string, payload: unknown) => t.inject({ method: 'POST', url, payload: payload as object });
+  const status = (batchId: string) => t.inject({ method: 'GET', url: `/v1/events/batch/${batchId}` }).then((r) => r.json());
+  const event = (id: string, amount = 50) => ({ id, type: 'transaction', user_id: 'u-retries', payload: { amount } });
+  const failed = async (id: string) => ((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items as { id: string; attempts: number; error: string }[]).find((i) => i.id === id);
+
+  it("refuses a batch that sends another event under a stored event's id, naming each field, and queues none of it", async () => {
+    const [a, b, c] = [`taken-a-${mode}`, `taken-b-${mode}`, `taken-c-${mode}`];
+    for (const id of [a, b, c]) expect((await post('/v1/events', event(id))).statusCode).toBe(200);
+    const res = await post('/v1/events/batch', {
+      events: [event(`fresh-${mode}`), { ...event(a, 51), source: 'shop' }, { specversion: '1.0', id: b, type: 'transaction', source: 'api', subject: 'someone-else', data: { amount: 50 } }, event(c)],
+    });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error).toMatchObject({ code: 'EVENT_ID_REUSED' });
+    expect(res.json().error.details.errors.map((e: { path: string }) => e.path)).toEqual(['events[1].source', 'events[1].payload', 'events[2].subject']);
+    expect(await ds.query('SELECT id FROM events WHERE id = $1', [`fresh-${mode}`])).toEqual([]);
+  });
+
+  it("fails at once, without retries, an event whose id another event took while it waited in the queue", async () => {
+    const id = `taken-late-${mode}`;
+    const queue = await t.app.get(QueueService).queue('events');
+    await queue.pause();
+    let batch = '';
+    try {
+      batch = (await post('/v1/events/batch', { events: [event(id, 52)] })).json().batch_id;
+      expect((await post('/v1/events', event(id))).statusCode).toBe(200);
+    } finally {
+      await queue.resume();
+    }
+    const listed = await waitFor(() => failed(id), (f) => f !== undefined);
+    expect(listed).toMatchObject({ attempts: 1, error: expect.stringContaining('was already used for another event (payload differs)') });
+    // Its batch sees the id's outcome, the other event's: counted with the duplicates.
+    expect(await status(batch)).toMatchObject({ queued: 0, duplicate: 1 });
+  });
+
+  it('counts the attempts of a re-sent failed event afresh', async () => {
+    const id = `afresh-${mode}`;
+    await ds.query(`CREATE FUNCTION refuse_afresh() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await ds.query(`CREATE TRIGGER refuse_afresh BEFORE INSERT OR UPDATE ON event_outcomes FOR EACH ROW WHEN (NEW.event_id = '${id}' AND NEW.status = 'done') EXECUTE FUNCTION refuse_afresh()`);
+    try {
+      const first = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
+      expect(await waitFor(() => status(first), (s) => s.failed === 1)).toMatchObject({ failed: 1 });
+      expect(await failed(id)).toMatchObject({ attempts: 3 });
+      // Sent again: three more tries (counted on, the job would fail after one and show 4).
+      const again = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
+      expect(await waitFor(() => status(again), (s) => s.failed === 1)).toMatchObject({ failed: 1, queued: 0 });
+      expect(await failed(id)).toMatchObject({ attempts: 3 });
+    } finally {
+      await ds.query('DROP TRIGGER refuse_afresh ON event_outcomes');
+      await ds.query('DROP FUNCTION refuse_afresh()');
+    }
   });
 });
 

@@ -38,10 +38,11 @@ function isoTime(value: string): string {
 }
 
 /** The body's names of an event's fields: Arbiter's own shape, or a CloudEvent's. */
-const NATIVE_NAMES = { occurred_at: 'occurred_at', payload: 'payload' } as const;
-const CLOUD_NAMES = { occurred_at: 'time', payload: 'data' } as const;
+const NATIVE_NAMES = { user_id: 'user_id', occurred_at: 'occurred_at', payload: 'payload' } as const;
+const CLOUD_NAMES = { user_id: 'subject', occurred_at: 'time', payload: 'data' } as const;
 
-const namesOf = (body: Record<string, unknown>) => (body.specversion !== undefined ? CLOUD_NAMES : NATIVE_NAMES);
+/** How `body` names an event's fields that a CloudEvent names otherwise (`subject`, `time`, `data`). */
+export const namesOf = (body: Record<string, unknown>) => (body.specversion !== undefined ? CLOUD_NAMES : NATIVE_NAMES);
 
 /** The path of an event's payload as `body` names it (`data` in a CloudEvent), after `at`. */
 export function payloadPath(body: Record<string, unknown>, at = ''): string {

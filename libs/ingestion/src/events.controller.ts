@@ -5,9 +5,10 @@ import { CatalogueService, EventLogService } from '@arbiter/facts';
 import { AppConfig, NotFoundError, RequireScope, ValidationError, type FieldProblem } from '@arbiter/platform';
 import { EventQueue } from './batch/event-queue';
 import { batchSchema, eventResponseSchema, eventSchema, type IncomingEvent } from './event.schema';
-import { eventProblems, normalizeEvent, payloadPath } from './event-normalizer';
+import { eventProblems, namesOf, normalizeEvent, payloadPath } from './event-normalizer';
 import { OutcomeRepository } from './outcome.repository';
 import { EventPipeline } from './pipeline/event-pipeline';
+import { differingFields, EventIdReusedError } from './pipeline/reused-id';
 
 const MAX_BATCH_SCHEMA = 100_000;
 
@@ -34,15 +35,19 @@ export class EventsController {
   @Header('content-type', 'application/json; charset=utf-8')
   @RequireScope('ingest')
   @RouteSchema({ body: eventSchema })
-  @ApiOperation({ summary: 'Process one event now: fraud, then promo, then growth', description: 'Accepts Arbiter\'s shape or a CloudEvents 1.0 structured envelope (`subject` = user, `data` = payload). A repeated `id` returns the first result with `duplicate: true` and runs nothing.' })
+  @ApiOperation({ summary: 'Process one event now: fraud, then promo, then growth', description: 'Accepts Arbiter\'s shape or a CloudEvents 1.0 structured envelope (`subject` = user, `data` = payload). A repeated `id` returns the first result with `duplicate: true` and runs nothing; the id of another event (another type, user, source or payload) is a 422 `EVENT_ID_REUSED`.' })
   @ApiBody({ schema: eventSchema as object })
   @ApiResponse({ status: 200, schema: eventResponseSchema as object })
   async ingest(@Body() body: Record<string, unknown>, @Headers('x-session-id') sessionHeader?: string) {
     const event = normalizeEvent(body, sessionHeader);
     const problems = this.problems(body, event, '');
     if (problems.length) throw new ValidationError(problems);
-    // The text the outcome was stored as: one serialisation for the store and the answer.
-    return this.pipeline.json(await this.pipeline.process(event, 'sync'));
+    try {
+      // The text the outcome was stored as: one serialisation for the store and the answer.
+      return this.pipeline.json(await this.pipeline.process(event, 'sync'));
+    } catch (err) {
+      throw err instanceof EventIdReusedError ? err.named(namesOf(body)) : err;
+    }
   }
 
   @Post('batch')
@@ -67,6 +72,16 @@ export class EventsController {
       return event;
     });
     if (problems.length) throw new ValidationError(problems);
+    // An id the log holds already must name the same event: another one is refused here, whole batch and all.
+    const known = new Map((await this.eventLog.findMany(events.map((e) => e.id))).map((e) => [e.id, e]));
+    const reused = known.size
+      ? events.flatMap((e, i) => {
+          const first = known.get(e.id);
+          const fields = first ? differingFields(first, e) : [];
+          return fields.length ? [{ eventId: e.id, fields, names: namesOf(body.events[i]), at: `events[${i}].` }] : [];
+        })
+      : [];
+    if (reused.length) throw new EventIdReusedError(reused);
     return this.queue.enqueue(events);
   }
 
@@ -95,12 +110,14 @@ export class EventsController {
 
   @Get(':id')
   @RequireScope('read')
-  @ApiOperation({ summary: 'One stored event and the result of processing it' })
+  @ApiOperation({ summary: 'One event and the result of processing it; an event still queued, or failed before the log held it, is `queued` or `failed` with `event: null`' })
   async get(@Param('id') id: string) {
-    const event = await this.eventLog.find(id);
-    if (!event) throw new NotFoundError('event', id);
-    const outcome = await this.outcomes.find(id);
-    return { event, status: outcome?.status ?? 'pending', result: outcome?.result ?? null, error: outcome?.error ?? null };
+    const [event, outcome] = await Promise.all([this.eventLog.find(id), this.outcomes.find(id)]);
+    if (event || outcome) return { event: event ?? null, status: outcome?.status ?? 'pending', result: outcome?.result ?? null, error: outcome?.error ?? null };
+    // Not in the log: still queued, or failed before the log held it.
+    const job = await this.queue.jobState(id);
+    if (!job) throw new NotFoundError('event', id);
+    return { event: null, status: job.state, result: null, error: job.error };
   }
 
   /** What the route schema could not tell: the event's own problems, then, if it has none, its payload's against its declared type. */

@@ -116,6 +116,17 @@ export class OutcomeRepository {
     return rows.map((r) => r.event_id);
   }
 
+  /** The ids among `eventIds` that have been processed (an outcome recorded as done). */
+  async doneAmong(eventIds: readonly string[]): Promise<string[]> {
+    const rows: { event_id: string }[] = await this.dataSource.query(`SELECT event_id FROM event_outcomes WHERE status = 'done' AND event_id = ANY($1::text[])`, [eventIds]);
+    return rows.map((r) => r.event_id);
+  }
+
+  /** Before failed events are queued again: they are no longer failed, but queued, in every batch that holds them. */
+  async clearFailed(eventIds: readonly string[]): Promise<void> {
+    if (eventIds.length) await this.dataSource.query(`DELETE FROM event_outcomes WHERE status = 'failed' AND event_id = ANY($1::text[])`, [eventIds]);
+  }
+
   async createBatch(id: string, eventIds: readonly string[]): Promise<void> {
     await this.dataSource.query('INSERT INTO event_batches (id, total, event_ids) VALUES ($1, $2, $3)', [id, eventIds.length, eventIds]);
   }
@@ -126,7 +137,7 @@ export class OutcomeRepository {
     if (!batch) return undefined;
     const [counts]: { done: string; failed: string; duplicate: string }[] = await this.dataSource.query(
       `SELECT count(*) FILTER (WHERE status = 'done' AND batch_id = $1) AS done,
-              count(*) FILTER (WHERE status = 'failed' AND batch_id = $1) AS failed,
+              count(*) FILTER (WHERE status = 'failed') AS failed,
               count(*) FILTER (WHERE status = 'done' AND batch_id IS DISTINCT FROM $1) AS duplicate
        FROM event_outcomes WHERE event_id = ANY($2)`,
       [id, batch.event_ids],

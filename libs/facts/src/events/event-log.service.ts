@@ -234,6 +234,13 @@ export class EventLogService {
     return rows.length ? toStored(rows[0]) : undefined;
   }
 
+  /** The events stored under any of `ids`, in no particular order. */
+  async findMany(ids: readonly string[]): Promise<StoredEvent[]> {
+    if (!ids.length) return [];
+    const rows: Record<string, unknown>[] = await this.dataSource.query('SELECT id, user_id, type, source, occurred_at, received_at, payload FROM events WHERE id = ANY($1::varchar[])', [ids]);
+    return rows.map(toStored);
+  }
+
   /** A user's events, newest first (optionally one type), at most `limit`. */
   async forUser(userId: string, options: { type?: string; limit?: number } = {}): Promise<StoredEvent[]> {
     const rows: Record<string, unknown>[] = await this.dataSource.query(

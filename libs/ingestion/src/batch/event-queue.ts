@@ -1,12 +1,14 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import type { Job, Queue } from 'bullmq';
-import { AppConfig, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError, withTimeout } from '@arbiter/platform';
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import { EventLogService } from '@arbiter/facts';
+import { AppConfig, ConflictError, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError, withTimeout } from '@arbiter/platform';
 import { runInJobSession } from '@arbiter/session';
 import type { IncomingEvent } from '../event.schema';
 import { eventJobs } from '../ingestion.metrics';
 import { OutcomeRepository } from '../outcome.repository';
 import { EventPipeline } from '../pipeline/event-pipeline';
+import { differingFields, EventIdReusedError } from '../pipeline/reused-id';
 
 export const EVENTS_QUEUE = 'events';
 
@@ -63,6 +65,7 @@ export class EventQueue implements OnApplicationBootstrap {
     private readonly queues: QueueService,
     private readonly pipeline: EventPipeline,
     private readonly outcomes: OutcomeRepository,
+    private readonly eventLog: EventLogService,
     private readonly health: HealthIndicatorService,
     readiness: ReadinessRegistry,
   ) {
@@ -98,7 +101,14 @@ export class EventQueue implements OnApplicationBootstrap {
       // The job answers only whether the event was a repeat: its result is stored with the outcome
       // (GET /v1/events/:id), and a copy would cost a serialisation per job for nothing (completed
       // jobs are removed at once).
-      async (job) => ({ duplicate: (await runInJobSession(job.id, job.data.event, () => this.pipeline.process(job.data.event, 'batch', job.data.batchId))).duplicate }),
+      async (job) => {
+        try {
+          return { duplicate: (await runInJobSession(job.id, job.data.event, () => this.pipeline.process(job.data.event, 'batch', job.data.batchId))).duplicate };
+        } catch (err) {
+          // Another event's id: no retry can change that; it fails at once, listed with the reason.
+          throw err instanceof EventIdReusedError ? new UnrecoverableError(err.message) : err;
+        }
+      },
       { concurrency: this.config.eventConcurrency },
     );
     if (!worker) return;
@@ -108,7 +118,7 @@ export class EventQueue implements OnApplicationBootstrap {
 
   private async onFailed(job: Job<EventJobData> | undefined, err: Error): Promise<void> {
     if (!job) return;
-    const last = job.attemptsMade >= (job.opts.attempts ?? 1);
+    const last = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
     this.jobs.inc({ outcome: last ? 'failed' : 'retrying' });
     if (!last) return;
     this.logger.warn(`event ${job.data.event.id} failed after ${job.attemptsMade} attempts: ${err.message}`);
@@ -164,17 +174,35 @@ export class EventQueue implements OnApplicationBootstrap {
   private async retryFailed(queue: Queue<EventJobData>, events: readonly IncomingEvent[]): Promise<void> {
     const count = await queue.getFailedCount();
     if (!count) return;
-    const [recorded, jobs] = await Promise.all([this.outcomes.failedAmong(events.map((e) => e.id)), count <= FAILED_SCAN_LIMIT ? queue.getRanges(['failed'], 0, -1) : []]);
-    const failedJobs = new Set(jobs);
-    const ids = new Set(recorded.map(eventJobId));
-    for (const e of events) if (failedJobs.has(eventJobId(e.id))) ids.add(eventJobId(e.id));
-    await Promise.all(
-      [...ids].map(async (id) => {
-        const job = await queue.getJob(id);
-        // Another intake, or an admin's retry, may have moved it on meanwhile: then it is on its way.
-        await job?.retry('failed', { resetAttemptsMade: true }).catch(() => undefined);
-      }),
-    );
+    const [recorded, jobIds] = await Promise.all([this.outcomes.failedAmong(events.map((e) => e.id)), count <= FAILED_SCAN_LIMIT ? queue.getRanges(['failed'], 0, -1) : []]);
+    const failedJobs = new Set(jobIds);
+    const ids = new Set(recorded);
+    for (const e of events) if (failedJobs.has(eventJobId(e.id)) || failedJobs.has(e.id)) ids.add(e.id);
+    const jobs = (await Promise.all([...ids].map((id) => this.jobOf(queue, id)))).filter((j) => j !== undefined);
+    await this.requeue(jobs, true);
+  }
+
+  /**
+   * Failed jobs queued again: their failures' outcomes go first (the events are queued, not
+   * failed, in every batch that holds them), then each job is retried, its attempts counted
+   * afresh when `fresh`. Another intake, or an admin's retry, may have moved a job on meanwhile:
+   * then it is on its way, and its retry here does nothing.
+   */
+  private async requeue(jobs: readonly Job<EventJobData>[], fresh: boolean): Promise<void> {
+    await this.outcomes.clearFailed(jobs.map((j) => j.data.event.id));
+    await Promise.all(jobs.map((job) => job.retry('failed', fresh ? { resetAttemptsMade: true } : undefined).catch(() => undefined)));
+  }
+
+  /**
+   * The job of an event: under {@link eventJobId}, or under the event id itself for one queued
+   * before job ids had their prefix (such an id can name one of the queue's own keys, whose read
+   * then fails: no job).
+   */
+  private async jobOf(queue: Queue<EventJobData>, eventId: string): Promise<Job<EventJobData> | undefined> {
+    const job = await queue.getJob(eventJobId(eventId));
+    if (job) return job;
+    const legacy = await queue.getJob(eventId).catch(() => undefined);
+    return legacy?.data?.event?.id === eventId ? legacy : undefined;
   }
 
   async status(batchId: string) {
@@ -183,12 +211,20 @@ export class EventQueue implements OnApplicationBootstrap {
     return status;
   }
 
+  /**
+   * Failed jobs, newest first. A job whose event was processed since (sent again through
+   * `POST /v1/events`) is removed on the way, not listed.
+   */
   async failed(start = 0, count = 50): Promise<{ items: FailedEventJob[]; total: number }> {
     const queue = await this.queue();
-    const [jobs, total] = await Promise.all([queue.getFailed(start, start + count - 1), queue.getFailedCount()]);
+    const [page, total] = await Promise.all([queue.getFailed(start, start + count - 1), queue.getFailedCount()]);
+    const listed = page.filter(Boolean);
+    const done = await this.processedSince(listed);
+    const jobs = listed.filter((j) => !done.has(j));
+    await Promise.all([...done].map((j) => j.remove().catch(() => undefined)));
     return {
-      total,
-      items: jobs.filter(Boolean).map((job) => ({
+      total: total - (listed.length - jobs.length),
+      items: jobs.map((job) => ({
         id: job.data.event.id,
         batch_id: job.data.batchId,
         type: job.data.event.type,
@@ -202,10 +238,46 @@ export class EventQueue implements OnApplicationBootstrap {
 
   async retry(id: string): Promise<{ id: string; state: string }> {
     const queue = await this.queue();
-    const job = await queue.getJob(eventJobId(id));
+    const job = await this.jobOf(queue, id);
     if (!job || !(await job.isFailed())) throw new NotFoundError('failed event job', id);
-    await job.retry('failed');
+    if ((await this.processedSince([job])).size) {
+      await job.remove().catch(() => undefined);
+      throw new ConflictError('EVENT_ALREADY_PROCESSED', `event ${id} was processed since its job failed (GET /v1/events/${encodeURIComponent(id)}); its failed job is removed`);
+    }
+    await this.requeue([job], false);
     return { id, state: 'waiting' };
+  }
+
+  /**
+   * The failed jobs among `jobs` whose events have been processed since (sent again through
+   * `POST /v1/events`): done, and stored as the job holds them. Not a job failed because another
+   * event took its id (that event is what is done).
+   */
+  private async processedSince(jobs: readonly Job<EventJobData>[]): Promise<Set<Job<EventJobData>>> {
+    if (!jobs.length) return new Set();
+    const ids = jobs.map((j) => j.data.event.id);
+    const done = new Set(await this.outcomes.doneAmong(ids));
+    if (!done.size) return new Set();
+    const stored = new Map((await this.eventLog.findMany([...done])).map((e) => [e.id, e]));
+    return new Set(
+      jobs.filter((j) => {
+        const event = stored.get(j.data.event.id);
+        return event !== undefined && done.has(event.id) && differingFields(event, j.data.event).length === 0;
+      }),
+    );
+  }
+
+  /**
+   * Where a queued event is that the event log does not hold yet: waiting (or running, or
+   * waiting for a retry), or failed before it was stored, with the reason; `undefined` when the
+   * queue has no job for it.
+   */
+  async jobState(eventId: string): Promise<{ state: 'queued' | 'failed'; error: string | null } | undefined> {
+    const job = await withTimeout(this.queue().then((q) => this.jobOf(q, eventId)), this.config.queueTimeoutMs, QUEUE_DOWN);
+    if (!job) return undefined;
+    const state = await withTimeout(job.getState(), this.config.queueTimeoutMs, QUEUE_DOWN);
+    if (state === 'failed') return { state, error: job.failedReason ?? null };
+    return state === 'completed' || state === 'unknown' ? undefined : { state: 'queued', error: null };
   }
 
   /** Jobs waiting (and delayed for a retry); cached briefly so intake does not ask on every call. */

@@ -10,6 +10,7 @@ import type { IncomingEvent } from '../event.schema';
 import { eventsDuplicate, eventsIngested, ruleMatches, stageDuration } from '../ingestion.metrics';
 import { OutcomeRepository } from '../outcome.repository';
 import { PipelineStage } from './pipeline-stage.decorator';
+import { differingFields, EventIdReusedError } from './reused-id';
 import type { PipelineMode, PipelineResult, StageContext, StageHandler } from './pipeline.interfaces';
 
 interface Stage {
@@ -44,8 +45,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
   private readonly duplicates = eventsDuplicate();
   private readonly durations = stageDuration();
   private readonly matchesCounter = ruleMatches();
-  /** Events being processed, by id: shutdown lets them finish (a client that hung up does not stop its event). */
-  private readonly inFlight = new Map<string, Promise<PipelineResult>>();
+  /** Events being processed, by id, with the event each run got: shutdown lets them finish (a client that hung up does not stop its event). */
+  private readonly inFlight = new Map<string, { event: IncomingEvent; running: Promise<PipelineResult> }>();
   /** The JSON text each new result was stored as, for {@link json} to answer with. */
   private readonly texts = new WeakMap<PipelineResult, string>();
   /** Undeclared event types counted under their own name so far (see {@link typeLabel}). */
@@ -93,20 +94,21 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     // same id in a batch and a call) waits for it and is answered as a repeat: a run in progress is
     // never joined by a second one, so the first run's inline actions need no claim.
     for (let earlier = this.inFlight.get(event.id); earlier; earlier = this.inFlight.get(event.id)) {
-      const result = await earlier.catch(() => undefined);
+      refuseReusedId(earlier.event, event, mode);
+      const result = await earlier.running.catch(() => undefined);
       if (result) {
         this.duplicates.inc({ mode });
         return { ...result, duplicate: true };
       }
       // The earlier run failed: this one runs as a replay (its claims see what that one recorded).
     }
-    const running = this.processNow(event, mode, batchId);
-    this.inFlight.set(event.id, running);
+    const entry = { event, running: this.processNow(event, mode, batchId) };
+    this.inFlight.set(event.id, entry);
     try {
-      return await running;
+      return await entry.running;
     } finally {
       // Only this run's entry: a later delivery may already hold the id again.
-      if (this.inFlight.get(event.id) === running) this.inFlight.delete(event.id);
+      if (this.inFlight.get(event.id) === entry) this.inFlight.delete(event.id);
     }
   }
 
@@ -132,7 +134,7 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
 
   /** Before the store closes: the events already running finish and store their results. */
   async beforeApplicationShutdown(): Promise<void> {
-    while (this.inFlight.size) await Promise.allSettled([...this.inFlight.values()]);
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight.values()].map((e) => e.running));
   }
 
   private async processNow(event: IncomingEvent, mode: PipelineMode, batchId?: string): Promise<PipelineResult> {
@@ -145,15 +147,17 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     const { inserted, user, windows, event: stored } = await this.eventLog.append(event, undefined, { withUser: true, windows: prefetch.windows, reads, deferFlush: true });
     prefetch.seed(windows);
     if (!inserted) {
+      refuseReusedId(stored, event, mode);
       const prior = await this.outcomes.find(event.id);
       if (prior?.status === 'done' && prior.result) {
         this.duplicates.inc({ mode });
         return { ...prior.result, duplicate: true };
       }
       // Stored but never finished (a crash mid-way, a failed job retried, a call answered 503):
-      // run it again, as it was stored, whatever this delivery's body says; every step below is
-      // idempotent, so nothing happens twice. Another user or type than the body's: what was read
-      // for the body is of no use, so it starts over with the stored event.
+      // run it again, as it was stored (its time, and for a follow-up event the payload its
+      // first emission gave it); every step below is idempotent, so nothing happens twice.
+      // Another user or type than the body's (a follow-up's only): what was read for the body
+      // is of no use, so it starts over with the stored event.
       const replay = asStored(stored, event);
       if (replay.user_id !== event.user_id || replay.type !== event.type) return this.processNow(replay, mode, batchId);
       event = replay;
@@ -277,6 +281,17 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     const result = await runInSession({ requestId: `${parent?.requestId ?? 'emit'}>${emitted.id}`, userId: emitted.user_id, sessionId: parent?.sessionId }, () => this.process(event, 'emitted'));
     return { event_id: result.event_id, duplicate: result.duplicate, matched: result.matched.length, actions: result.actions.length };
   }
+}
+
+/**
+ * An event from outside (a call, a batch) under the id of another event, stored or running: a
+ * 422 (docs/events.md). A follow-up event (`emit_event`) is not checked: its payload may read
+ * facts that changed since its first emission, and the stored one is what runs.
+ */
+function refuseReusedId(first: IncomingEvent | StoredEvent, event: IncomingEvent, mode: PipelineMode): void {
+  if (mode === 'emitted') return;
+  const fields = differingFields(first, event);
+  if (fields.length) throw new EventIdReusedError([{ eventId: event.id, fields }]);
 }
 
 function genericStage(domain: string): StageHandler {
