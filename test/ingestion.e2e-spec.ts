@@ -546,7 +546,13 @@ describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %
     expect(res.statusCode).toBe(422);
     expect(res.json().error).toMatchObject({ code: 'EVENT_ID_REUSED' });
     expect(res.json().error.details.errors.map((e: { path: string }) => e.path)).toEqual(['events[1].source', 'events[1].payload', 'events[2].subject']);
-    expect(await ds.query('SELECT id FROM events WHERE id = $1', [`fresh-${mode}`])).toEqual([]);
+    // Not queued: neither the log nor the queue knows it.
+    expect((await t.inject({ method: 'GET', url: `/v1/events/fresh-${mode}` })).statusCode).toBe(404);
+
+    // The same events again, stamped with another time and their keys in another order: repeats.
+    const again = await post('/v1/events/batch', { events: [a, b, c].map((id) => ({ occurred_at: new Date(Date.now() - 60_000).toISOString(), payload: { amount: 50 }, user_id: 'u-retries', type: 'transaction', id })) });
+    expect(again.statusCode).toBe(202);
+    expect(await waitFor(() => status(again.json().batch_id), (s) => s.queued === 0)).toMatchObject({ duplicate: 3, failed: 0 });
   });
 
   it("fails at once, without retries, an event whose id another event took while it waited in the queue", async () => {
@@ -562,8 +568,39 @@ describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %
     }
     const listed = await waitFor(() => failed(id), (f) => f !== undefined);
     expect(listed).toMatchObject({ attempts: 1, error: expect.stringContaining('was already used for another event (payload differs)') });
-    // Its batch sees the id's outcome, the other event's: counted with the duplicates.
-    expect(await status(batch)).toMatchObject({ queued: 0, duplicate: 1 });
+    // Its batch sees the id's outcome, the other event's: counted with the duplicates. The id's
+    // event is the one processed, not shown as failed.
+    expect(await status(batch)).toMatchObject({ queued: 0, duplicate: 1, failed: 0 });
+    expect((await t.inject({ method: 'GET', url: `/v1/events/${id}` })).json()).toMatchObject({ status: 'done', event: { payload: { amount: 50 } } });
+    // Retrying it, or sending its body again, is refused; the stored event sent again takes the
+    // id's job over and is answered as a repeat.
+    const retry = await post(`/v1/events/failed/${id}/retry`, {});
+    expect([retry.statusCode, retry.json().error.code]).toEqual([422, 'EVENT_ID_REUSED']);
+    expect((await post('/v1/events/batch', { events: [event(id, 52)] })).statusCode).toBe(422);
+    const same = await post('/v1/events/batch', { events: [event(id)] });
+    expect(same.statusCode).toBe(202);
+    expect(await waitFor(() => status(same.json().batch_id), (s) => s.queued === 0)).toMatchObject({ duplicate: 1, failed: 0 });
+    expect(await failed(id)).toBeUndefined();
+  });
+
+  it('refuses a batch that sends another event under the id of one that failed before it was stored', async () => {
+    const id = `failed-unstored-${mode}`;
+    await ds.query(`CREATE FUNCTION refuse_append() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await ds.query(`CREATE TRIGGER refuse_append BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.id = '${id}') EXECUTE FUNCTION refuse_append()`);
+    try {
+      const first = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
+      expect(await waitFor(() => status(first), (s) => s.failed === 1)).toMatchObject({ failed: 1 });
+    } finally {
+      await ds.query('DROP TRIGGER refuse_append ON events');
+      await ds.query('DROP FUNCTION refuse_append()');
+    }
+    const other = await post('/v1/events/batch', { events: [event(id, 99)] });
+    expect([other.statusCode, other.json().error.details.errors]).toEqual([422, [{ path: 'events[0].payload', message: 'differs from the event already received under this id' }]]);
+    expect((await t.inject({ method: 'GET', url: `/v1/events/${id}` })).json()).toMatchObject({ event: null, status: 'failed' });
+    // The event itself is retried, and runs.
+    const same = await post('/v1/events/batch', { events: [event(id)] });
+    expect(same.statusCode).toBe(202);
+    expect(await waitFor(() => t.inject({ method: 'GET', url: `/v1/events/${id}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { payload: { amount: 50 } } });
   });
 
   it('counts the attempts of a re-sent failed event afresh', async () => {

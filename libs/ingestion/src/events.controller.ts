@@ -8,7 +8,7 @@ import { batchSchema, eventResponseSchema, eventSchema, type IncomingEvent } fro
 import { eventProblems, namesOf, normalizeEvent, payloadPath } from './event-normalizer';
 import { OutcomeRepository } from './outcome.repository';
 import { EventPipeline } from './pipeline/event-pipeline';
-import { differingFields, EventIdReusedError } from './pipeline/reused-id';
+import { EventIdReusedError } from './pipeline/reused-id';
 
 const MAX_BATCH_SCHEMA = 100_000;
 
@@ -46,7 +46,7 @@ export class EventsController {
       // The text the outcome was stored as: one serialisation for the store and the answer.
       return this.pipeline.json(await this.pipeline.process(event, 'sync'));
     } catch (err) {
-      throw err instanceof EventIdReusedError ? err.named(namesOf(body)) : err;
+      throw err instanceof EventIdReusedError ? err.named(() => namesOf(body)) : err;
     }
   }
 
@@ -72,17 +72,11 @@ export class EventsController {
       return event;
     });
     if (problems.length) throw new ValidationError(problems);
-    // An id the log holds already must name the same event: another one is refused here, whole batch and all.
-    const known = new Map((await this.eventLog.findMany(events.map((e) => e.id))).map((e) => [e.id, e]));
-    const reused = known.size
-      ? events.flatMap((e, i) => {
-          const first = known.get(e.id);
-          const fields = first ? differingFields(first, e) : [];
-          return fields.length ? [{ eventId: e.id, fields, names: namesOf(body.events[i]), at: `events[${i}].` }] : [];
-        })
-      : [];
-    if (reused.length) throw new EventIdReusedError(reused);
-    return this.queue.enqueue(events);
+    try {
+      return await this.queue.enqueue(events);
+    } catch (err) {
+      throw err instanceof EventIdReusedError ? err.named((r) => namesOf(body.events[r.index ?? 0])) : err;
+    }
   }
 
   @Get('batch/:id')
@@ -113,8 +107,10 @@ export class EventsController {
   @ApiOperation({ summary: 'One event and the result of processing it; an event still queued, or failed before the log held it, is `queued` or `failed` with `event: null`' })
   async get(@Param('id') id: string) {
     const [event, outcome] = await Promise.all([this.eventLog.find(id), this.outcomes.find(id)]);
-    if (event || outcome) return { event: event ?? null, status: outcome?.status ?? 'pending', result: outcome?.result ?? null, error: outcome?.error ?? null };
-    // Not in the log: still queued, or failed before the log held it.
+    if (event) return { event, status: outcome?.status ?? 'pending', result: outcome?.result ?? null, error: outcome?.error ?? null };
+    // Not in the log: failed before the log held it, or still queued. (An erased user's events
+    // leave their outcomes behind: those are not served.)
+    if (outcome?.status === 'failed') return { event: null, status: 'failed', result: null, error: outcome.error };
     const job = await this.queue.jobState(id);
     if (!job) throw new NotFoundError('event', id);
     return { event: null, status: job.state, result: null, error: job.error };

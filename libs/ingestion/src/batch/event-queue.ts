@@ -1,14 +1,14 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import { EventLogService } from '@arbiter/facts';
+import { EventLogService, type StoredEvent } from '@arbiter/facts';
 import { AppConfig, ConflictError, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError, withTimeout } from '@arbiter/platform';
 import { runInJobSession } from '@arbiter/session';
 import type { IncomingEvent } from '../event.schema';
 import { eventJobs } from '../ingestion.metrics';
 import { OutcomeRepository } from '../outcome.repository';
 import { EventPipeline } from '../pipeline/event-pipeline';
-import { differingFields, EventIdReusedError } from '../pipeline/reused-id';
+import { differingFields, EventIdReusedError, type ReusedId } from '../pipeline/reused-id';
 
 export const EVENTS_QUEUE = 'events';
 
@@ -40,6 +40,33 @@ const FAILED_SCAN_LIMIT = 1000;
  */
 export function eventJobId(eventId: string): string {
   return `event/${encodeURIComponent(eventId)}`;
+}
+
+/** A job whose event came under the id of another: failed at once, not retried (an UnrecoverableError to BullMQ). */
+class RefusedJobError extends UnrecoverableError {}
+
+/**
+ * What intake does with a batch's events, given the events the log holds under their ids and the
+ * failed jobs the queue has for them. An event under the id of another one, stored, or failed in
+ * the queue before it was stored, refuses the batch. A failed job holding the same event is
+ * retried; one refused because another event took its id gives way to this event, if it is the
+ * stored one. Every other event is added (`addBulk` skips an id whose job is still queued: that
+ * body is not compared, as the queue is not read per event).
+ */
+function sortOut(events: readonly IncomingEvent[], known: ReadonlyMap<string, StoredEvent>, failed: ReadonlyMap<string, Job<EventJobData>>) {
+  const reused: ReusedId[] = [];
+  const retry: Job<EventJobData>[] = [];
+  const replace: Job<EventJobData>[] = [];
+  events.forEach((event, index) => {
+    const first = known.get(event.id);
+    const job = failed.get(event.id);
+    const fields = first ? differingFields(first, event) : job ? differingFields(job.data.event, event) : [];
+    if (fields.length) reused.push({ eventId: event.id, fields, at: `events[${index}].`, index });
+    else if (job && first && differingFields(job.data.event, event).length) replace.push(job);
+    else if (job) retry.push(job);
+  });
+  if (reused.length) throw new EventIdReusedError(reused);
+  return { retry, replace };
 }
 
 const QUEUE_DOWN = () =>
@@ -106,7 +133,7 @@ export class EventQueue implements OnApplicationBootstrap {
           return { duplicate: (await runInJobSession(job.id, job.data.event, () => this.pipeline.process(job.data.event, 'batch', job.data.batchId))).duplicate };
         } catch (err) {
           // Another event's id: no retry can change that; it fails at once, listed with the reason.
-          throw err instanceof EventIdReusedError ? new UnrecoverableError(err.message) : err;
+          throw err instanceof EventIdReusedError ? new RefusedJobError(err.message) : err;
         }
       },
       { concurrency: this.config.eventConcurrency },
@@ -122,13 +149,17 @@ export class EventQueue implements OnApplicationBootstrap {
     this.jobs.inc({ outcome: last ? 'failed' : 'retrying' });
     if (!last) return;
     this.logger.warn(`event ${job.data.event.id} failed after ${job.attemptsMade} attempts: ${err.message}`);
+    // A refused job records no outcome: the id's outcome is the other event's.
+    if (err instanceof RefusedJobError) return;
     await this.outcomes.saveFailed(job.data.event.id, job.data.batchId, err.message).catch((e: Error) => this.logger.error(`could not record failure of ${job.data.event.id}: ${e.message}`));
   }
 
   /**
    * Enqueues validated events as one batch; 429 when the queue is too deep to take them, 503 when
    * it does not answer within QUEUE_TIMEOUT_MS (the batch may still land once it does: job ids
-   * are event ids, so a client that sends it again counts nothing twice).
+   * are event ids, so a client that sends it again counts nothing twice), 422 when an event comes
+   * under the id of another, stored or failed in the queue ({@link EventIdReusedError}: the
+   * whole batch is refused).
    */
   async enqueue(events: readonly IncomingEvent[]): Promise<{ batch_id: string; accepted: number }> {
     const waiting = await withTimeout(this.waiting(), this.config.queueTimeoutMs, QUEUE_DOWN);
@@ -137,49 +168,59 @@ export class EventQueue implements OnApplicationBootstrap {
       const retryAfter = Math.min(60, Math.max(1, Math.ceil((waiting + events.length - this.config.queueMaxDepth) / throughput)));
       throw new TooManyRequestsError(`the event queue is full (${waiting} waiting, limit ${this.config.queueMaxDepth}); retry later`, retryAfter);
     }
+    const queue = await this.queue();
+    const [known, failed] = await Promise.all([this.eventLog.findMany(events.map((e) => e.id)), withTimeout(this.failedJobsOf(queue, events), this.config.queueTimeoutMs, QUEUE_DOWN)]);
+    const { retry, replace } = sortOut(events, new Map(known.map((e) => [e.id, e])), failed);
     const batchId = timeOrderedId();
     // The batch row first: a worker may finish an event before addBulk even returns.
     await this.outcomes.createBatch(batchId, events.map((e) => e.id));
-    const queue = await this.queue();
+    // A job refused because its id named another event holds the id's job key: it makes way.
+    await withTimeout(Promise.all(replace.map((job) => job.remove().catch(() => undefined))), this.config.queueTimeoutMs, QUEUE_DOWN);
+    const retried = new Set(retry.map((job) => job.data.event.id));
     const adding = queue.addBulk(
-      events.map((event) => ({
-        name: event.type,
-        data: { event, batchId },
-        opts: {
-          jobId: eventJobId(event.id),
-          attempts: this.config.eventAttempts,
-          backoff: { type: 'exponential', delay: 1000 },
-          // A processed event's job goes at once: its result is stored with the outcome, and a
-          // re-sent event is answered as a duplicate by the pipeline. Keeping completed jobs (for an
-          // hour, up to 10,000) cost Redis about a quarter more per event in the batch benchmark.
-          removeOnComplete: true,
-          removeOnFail: false,
-        },
-      })),
+      events
+        .filter((event) => !retried.has(event.id))
+        .map((event) => ({
+          name: event.type,
+          data: { event, batchId },
+          opts: {
+            jobId: eventJobId(event.id),
+            attempts: this.config.eventAttempts,
+            backoff: { type: 'exponential', delay: 1000 },
+            // A processed event's job goes at once: its result is stored with the outcome, and a
+            // re-sent event is answered as a duplicate by the pipeline. Keeping completed jobs (for an
+            // hour, up to 10,000) cost Redis about a quarter more per event in the batch benchmark.
+            removeOnComplete: true,
+            removeOnFail: false,
+          },
+        })),
     );
     await withTimeout(adding, this.config.queueTimeoutMs, QUEUE_DOWN);
-    await withTimeout(this.retryFailed(queue, events), this.config.queueTimeoutMs, QUEUE_DOWN);
+    await withTimeout(this.requeue(retry, true), this.config.queueTimeoutMs, QUEUE_DOWN);
     this.depth.value += events.length;
     return { batch_id: batchId, accepted: events.length };
   }
 
   /**
-   * Events sent again whose jobs failed their last attempt: `addBulk` skips a job id the queue
-   * still holds, and a failed job is kept (listed, retriable), so each is retried instead, with
-   * its attempts counted afresh. Looked for only while some job has failed: among the outcomes
-   * recorded as failed (one indexed read), and, while at most {@link FAILED_SCAN_LIMIT} jobs have
-   * failed, among the failed jobs' ids too, since a failure's outcome is written best effort (the
-   * database may be what failed).
+   * The failed jobs of `events`, by event id. Looked for only while some job has failed: among the
+   * outcomes recorded as failed (one indexed read), and, while at most {@link FAILED_SCAN_LIMIT}
+   * jobs have failed, among the failed jobs' ids too, since a failure's outcome is written best
+   * effort (the database may be what failed).
    */
-  private async retryFailed(queue: Queue<EventJobData>, events: readonly IncomingEvent[]): Promise<void> {
+  private async failedJobsOf(queue: Queue<EventJobData>, events: readonly IncomingEvent[]): Promise<Map<string, Job<EventJobData>>> {
     const count = await queue.getFailedCount();
-    if (!count) return;
+    if (!count) return new Map();
     const [recorded, jobIds] = await Promise.all([this.outcomes.failedAmong(events.map((e) => e.id)), count <= FAILED_SCAN_LIMIT ? queue.getRanges(['failed'], 0, -1) : []]);
     const failedJobs = new Set(jobIds);
     const ids = new Set(recorded);
     for (const e of events) if (failedJobs.has(eventJobId(e.id)) || failedJobs.has(e.id)) ids.add(e.id);
-    const jobs = (await Promise.all([...ids].map((id) => this.jobOf(queue, id)))).filter((j) => j !== undefined);
-    await this.requeue(jobs, true);
+    const jobs = await Promise.all(
+      [...ids].map(async (id) => {
+        const job = await this.jobOf(queue, id);
+        return job && (await job.isFailed()) ? job : undefined;
+      }),
+    );
+    return new Map(jobs.filter((j) => j !== undefined).map((j) => [j.data.event.id, j]));
   }
 
   /**
@@ -240,6 +281,10 @@ export class EventQueue implements OnApplicationBootstrap {
     const queue = await this.queue();
     const job = await this.jobOf(queue, id);
     if (!job || !(await job.isFailed())) throw new NotFoundError('failed event job', id);
+    const [stored] = await this.eventLog.findMany([id]);
+    const fields = stored ? differingFields(stored, job.data.event) : [];
+    // Refused because another event took its id: it would be again.
+    if (fields.length) throw new EventIdReusedError([{ eventId: id, fields }]);
     if ((await this.processedSince([job])).size) {
       await job.remove().catch(() => undefined);
       throw new ConflictError('EVENT_ALREADY_PROCESSED', `event ${id} was processed since its job failed (GET /v1/events/${encodeURIComponent(id)}); its failed job is removed`);

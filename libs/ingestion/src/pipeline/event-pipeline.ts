@@ -94,9 +94,10 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
     // same id in a batch and a call) waits for it and is answered as a repeat: a run in progress is
     // never joined by a second one, so the first run's inline actions need no claim.
     for (let earlier = this.inFlight.get(event.id); earlier; earlier = this.inFlight.get(event.id)) {
-      refuseReusedId(earlier.event, event, mode);
       const result = await earlier.running.catch(() => undefined);
       if (result) {
+        // Compared once that run got past the log: a body it was refused for says nothing of the id.
+        refuseReusedId(earlier.event, event, mode);
         this.duplicates.inc({ mode });
         return { ...result, duplicate: true };
       }

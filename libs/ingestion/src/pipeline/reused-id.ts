@@ -17,6 +17,8 @@ export interface ReusedId {
   fields: readonly EventField[];
   names?: Partial<Record<EventField, string>>;
   at?: string;
+  /** Its place in a batch. */
+  index?: number;
 }
 
 /**
@@ -37,8 +39,8 @@ export class EventIdReusedError extends UnprocessableError {
     );
   }
 
-  /** The same refusal naming the fields as a body of another shape names them. */
-  named(names: Partial<Record<EventField, string>>): EventIdReusedError {
-    return new EventIdReusedError(this.reused.map((r) => ({ ...r, names })));
+  /** The same refusal naming each event's fields as its body names them. */
+  named(names: (reused: ReusedId) => Partial<Record<EventField, string>>): EventIdReusedError {
+    return new EventIdReusedError(this.reused.map((r) => ({ ...r, names: names(r) })));
   }
 }
