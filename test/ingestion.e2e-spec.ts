@@ -505,16 +505,28 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
   });
 
   it('lists and retries a failed job queued under the bare event id, as jobs were before their ids had a prefix', async () => {
-    const id = `legacy-${mode}`;
+    const [id, resent] = [`legacy-${mode}`, `legacy-resent-${mode}`];
     const queue = await t.app.get(QueueService).queue('events');
-    await refuse([id], async () => {
-      await queue.add('transaction', { event: { ...event(id), source: 'api', occurred_at: new Date().toISOString() }, batchId: undefined }, { jobId: id, attempts: 1, removeOnFail: false });
-      await waitFor(failedIds, (ids) => ids.includes(id));
+    await refuse([id, resent], async () => {
+      for (const jobId of [id, resent]) await queue.add('transaction', { event: { ...event(jobId), source: 'api', occurred_at: new Date().toISOString() }, batchId: undefined }, { jobId, attempts: 1, removeOnFail: false });
+      await waitFor(failedIds, (ids) => ids.includes(id) && ids.includes(resent));
     });
     const retry = await post(`/v1/events/failed/${id}/retry`, {});
     expect([retry.statusCode, retry.json()]).toEqual([202, { id, state: 'waiting' }]);
     expect(await waitFor(() => t.inject({ method: 'GET', url: `/v1/events/${id}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { id } });
-    expect(await failedIds()).not.toContain(id);
+    // Sent again in a batch: the old job is retried, and no new one is queued beside it.
+    await queue.pause();
+    let batch = '';
+    try {
+      const again = await post('/v1/events/batch', { events: [event(resent)] });
+      expect(again.statusCode).toBe(202);
+      batch = again.json().batch_id;
+      expect([await queue.getJobState(resent), await queue.getJobState(`event/${resent}`)]).toEqual(['waiting', 'unknown']);
+    } finally {
+      await queue.resume();
+    }
+    expect(await waitFor(() => status(batch), (s) => s.queued === 0)).toMatchObject({ duplicate: 1, failed: 0 });
+    expect(await failedIds()).not.toContain(resent);
   });
 });
 
