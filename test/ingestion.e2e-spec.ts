@@ -31,6 +31,13 @@ rules:
       all:
         - { fact: payload.amount, op: ">", value: 1000 }
         - { fact: payload.category, op: "==", value: food }
+  - id: welcome
+    domain: growth
+    on: [signup]
+    when: payload.referrer == "friend"
+    then:
+      - action: emit_event
+        params: { type: welcome_sent, payload: { version: 2 } }
 `;
 
 const waitFor = <T>(fn: () => Promise<T>, done: (v: T) => boolean) => poll(fn, done, 60_000, 200);
@@ -99,6 +106,16 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
     expect(again.json()).toEqual({ ...first.json(), duplicate: true });
     expect((await t.inject({ method: 'GET', url: '/v1/users/u-2' })).json().attributes.segment).toBe('changed by hand');
     expect(await count('SELECT count(*) AS n FROM events WHERE id = $1', ['e-dup'])).toBe(1);
+  });
+
+  it('runs a stored follow-up event as stored, though the rule that emits it now gives another payload', async () => {
+    // The follow-up was stored by a first run under an earlier version of the rule, which then died.
+    const child = `signup-${mode}.welcome.0`;
+    await ds.query(`INSERT INTO events (id, user_id, type, source, occurred_at, payload) VALUES ($1, 'u-welcome', 'welcome_sent', 'emit_event', now(), '{"version": 1}')`, [child]);
+    const res = await post('/v1/events', { id: `signup-${mode}`, type: 'signup', user_id: 'u-welcome', payload: { referrer: 'friend' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().actions).toEqual([expect.objectContaining({ rule_id: 'welcome', action: 'emit_event', status: 'succeeded' })]);
+    expect((await t.inject({ method: 'GET', url: `/v1/events/${child}` })).json()).toMatchObject({ status: 'done', event: { payload: { version: 1 } } });
   });
 
   it('refuses the second of two different events sent at once under one id, and keeps the first whole', async () => {
@@ -547,7 +564,7 @@ describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %
   const post = (url: string, payload: unknown) => t.inject({ method: 'POST', url, payload: payload as object });
   const status = (batchId: string) => t.inject({ method: 'GET', url: `/v1/events/batch/${batchId}` }).then((r) => r.json());
   const event = (id: string, amount = 50) => ({ id, type: 'transaction', user_id: 'u-retries', payload: { amount } });
-  const failed = async (id: string) => ((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items as { id: string; attempts: number; error: string }[]).find((i) => i.id === id);
+  const failed = async (id: string) => ((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items as { id: string; attempts: number; error: string; failed_at: string }[]).find((i) => i.id === id);
 
   it("refuses a batch that sends another event under a stored event's id, naming each field, and queues none of it", async () => {
     const [a, b, c] = [`taken-a-${mode}`, `taken-b-${mode}`, `taken-c-${mode}`];
@@ -595,6 +612,22 @@ describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %
     expect(await failed(id)).toBeUndefined();
   });
 
+  it('counts an event of a batch that another event, sent by call, took the id of while it had failed as a duplicate, not done', async () => {
+    const id = `taken-after-failure-${mode}`;
+    await ds.query(`CREATE FUNCTION refuse_append() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await ds.query(`CREATE TRIGGER refuse_append BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.id = '${id}') EXECUTE FUNCTION refuse_append()`);
+    let batch = '';
+    try {
+      batch = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
+      expect(await waitFor(() => status(batch), (s) => s.failed === 1)).toMatchObject({ failed: 1 });
+    } finally {
+      await ds.query('DROP TRIGGER refuse_append ON events');
+      await ds.query('DROP FUNCTION refuse_append()');
+    }
+    expect((await post('/v1/events', event(id, 77))).statusCode).toBe(200);
+    expect(await status(batch)).toMatchObject({ done: 0, duplicate: 1, failed: 0, queued: 0 });
+  });
+
   it('refuses a batch that sends another event under the id of one that failed before it was stored', async () => {
     const id = `failed-unstored-${mode}`;
     await ds.query(`CREATE FUNCTION refuse_append() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
@@ -624,9 +657,12 @@ describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %
       expect(await waitFor(() => status(first), (s) => s.failed === 1)).toMatchObject({ failed: 1 });
       expect(await failed(id)).toMatchObject({ attempts: 3 });
       // Sent again: three more tries (counted on, the job would fail after one and show 4).
+      const sentAt = new Date().toISOString();
       const again = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
-      expect(await waitFor(() => status(again), (s) => s.failed === 1)).toMatchObject({ failed: 1, queued: 0 });
-      expect(await failed(id)).toMatchObject({ attempts: 3 });
+      expect(await status(again)).toMatchObject({ failed: 0, queued: 1 });
+      const item = await waitFor(() => failed(id), (f) => (f?.failed_at ?? '') > sentAt);
+      expect(item).toMatchObject({ attempts: 3 });
+      expect(await status(again)).toMatchObject({ failed: 1, queued: 0 });
     } finally {
       await ds.query('DROP TRIGGER refuse_afresh ON event_outcomes');
       await ds.query('DROP FUNCTION refuse_afresh()');

@@ -81,7 +81,7 @@ export class OutcomeRepository {
     const carried = carriedClauses(items.flatMap((i) => i.carried), 1 + outcomes.values.length);
     const store = `INSERT INTO event_outcomes (event_id, status, batch_id, result)
        SELECT event_id, 'done', batch_id, result FROM ${outcomes.source}
-       ON CONFLICT (event_id) DO UPDATE SET status = 'done', result = EXCLUDED.result, error = NULL, updated_at = now()
+       ON CONFLICT (event_id) DO UPDATE SET status = 'done', batch_id = EXCLUDED.batch_id, result = EXCLUDED.result, error = NULL, updated_at = now()
        WHERE event_outcomes.status <> 'done'`;
     const dropped = await preparedQuery<{ dropped: string }>(
       this.dataSource,

@@ -170,6 +170,7 @@ export class EventQueue implements OnApplicationBootstrap {
     }
     const queue = await this.queue();
     const [known, failed] = await Promise.all([this.eventLog.findMany(events.map((e) => e.id)), withTimeout(this.failedJobsOf(queue, events), this.config.queueTimeoutMs, QUEUE_DOWN)]);
+    if (known.length) await withTimeout(this.unfinishedJobs(queue, known, failed), this.config.queueTimeoutMs, QUEUE_DOWN);
     const { retry, replace } = sortOut(events, new Map(known.map((e) => [e.id, e])), failed);
     const batchId = timeOrderedId();
     // The batch row first: a worker may finish an event before addBulk even returns.
@@ -214,13 +215,21 @@ export class EventQueue implements OnApplicationBootstrap {
     const failedJobs = new Set(jobIds);
     const ids = new Set(recorded);
     for (const e of events) if (failedJobs.has(eventJobId(e.id)) || failedJobs.has(e.id)) ids.add(e.id);
-    const jobs = await Promise.all(
-      [...ids].map(async (id) => {
-        const job = await this.jobOf(queue, id);
-        return job && (await job.isFailed()) ? job : undefined;
-      }),
-    );
+    const jobs = await Promise.all([...ids].map((id) => this.failedJobOf(queue, id)));
     return new Map(jobs.filter((j) => j !== undefined).map((j) => [j.data.event.id, j]));
+  }
+
+  /**
+   * Adds to `failed` the failed jobs of stored events that never finished, which the failed
+   * outcomes and the scan of failed jobs may not name: a job refused because another event took
+   * its id records no outcome, and past {@link FAILED_SCAN_LIMIT} failed jobs none are scanned.
+   * Sent again, such an event must not be skipped behind the id's failed job. Costs a read only
+   * for events sent again.
+   */
+  private async unfinishedJobs(queue: Queue<EventJobData>, known: readonly StoredEvent[], failed: Map<string, Job<EventJobData>>): Promise<void> {
+    const done = new Set(await this.outcomes.doneAmong(known.map((e) => e.id)));
+    const open = known.filter((e) => !done.has(e.id) && !failed.has(e.id));
+    for (const job of await Promise.all(open.map((e) => this.failedJobOf(queue, e.id)))) if (job) failed.set(job.data.event.id, job);
   }
 
   /**
@@ -231,7 +240,14 @@ export class EventQueue implements OnApplicationBootstrap {
    */
   private async requeue(jobs: readonly Job<EventJobData>[], fresh: boolean): Promise<void> {
     await this.outcomes.clearFailed(jobs.map((j) => j.data.event.id));
-    await Promise.all(jobs.map((job) => job.retry('failed', fresh ? { resetAttemptsMade: true } : undefined).catch(() => undefined)));
+    await Promise.all(
+      jobs.map((job) =>
+        job.retry('failed', fresh ? { resetAttemptsMade: true } : undefined).catch(async () => {
+          // Still failed (the queue did not take the retry): its failure is recorded again.
+          if (await job.isFailed().catch(() => true)) await this.outcomes.saveFailed(job.data.event.id, job.data.batchId, job.failedReason ?? 'failed').catch(() => undefined);
+        }),
+      ),
+    );
   }
 
   /**
@@ -239,6 +255,11 @@ export class EventQueue implements OnApplicationBootstrap {
    * before job ids had their prefix (such an id can name one of the queue's own keys, whose read
    * then fails: no job).
    */
+  private async failedJobOf(queue: Queue<EventJobData>, eventId: string): Promise<Job<EventJobData> | undefined> {
+    const job = await this.jobOf(queue, eventId);
+    return job && (await job.isFailed()) ? job : undefined;
+  }
+
   private async jobOf(queue: Queue<EventJobData>, eventId: string): Promise<Job<EventJobData> | undefined> {
     const job = await queue.getJob(eventJobId(eventId));
     if (job) return job;
