@@ -1,4 +1,4 @@
-/** JSON with object keys sorted at every level, so equal arguments give equal memo keys. */
+/** JSON with object keys sorted at every level: equal values give equal text whatever their key order (fact memo keys, promo's idempotency hashes, an event sent again). */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;

@@ -250,16 +250,17 @@ export class EventQueue implements OnApplicationBootstrap {
     );
   }
 
-  /**
-   * The job of an event: under {@link eventJobId}, or under the event id itself for one queued
-   * before job ids had their prefix (such an id can name one of the queue's own keys, whose read
-   * then fails: no job).
-   */
+  /** The job of an event ({@link jobOf}) if it has failed its last attempt. */
   private async failedJobOf(queue: Queue<EventJobData>, eventId: string): Promise<Job<EventJobData> | undefined> {
     const job = await this.jobOf(queue, eventId);
     return job && (await job.isFailed()) ? job : undefined;
   }
 
+  /**
+   * The job of an event: under {@link eventJobId}, or under the event id itself for one queued
+   * before job ids had their prefix (such an id can name one of the queue's own keys, whose read
+   * then fails: no job).
+   */
   private async jobOf(queue: Queue<EventJobData>, eventId: string): Promise<Job<EventJobData> | undefined> {
     const job = await queue.getJob(eventJobId(eventId));
     if (job) return job;

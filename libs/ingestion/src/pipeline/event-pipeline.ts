@@ -286,8 +286,8 @@ export class EventPipeline implements OnApplicationBootstrap, BeforeApplicationS
 
 /**
  * An event from outside (a call, a batch) under the id of another event, stored or running: a
- * 422 (docs/events.md). A follow-up event (`emit_event`) is not checked: its payload may read
- * facts that changed since its first emission, and the stored one is what runs.
+ * 422 (docs/events.md). A follow-up event (`emit_event`) is not checked: its payload comes from
+ * its rule, which may have been edited since its first emission, and the stored one is what runs.
  */
 function refuseReusedId(first: IncomingEvent | StoredEvent, event: IncomingEvent, mode: PipelineMode): void {
   if (mode === 'emitted') return;
