@@ -12,7 +12,8 @@ import { cpuSeconds, fmt, load, paced, table } from './support';
  *
  * `node dist/bench/cpu.js [build] --batch [events] [concurrency]`: the same for batch ingestion,
  * per event: `events` (20,000 by default) posted as the batch benchmark posts them, with the
- * service's workers at `concurrency` (512, its default on Redis).
+ * service's workers at `concurrency` (512, its default on Redis). With `--intake`, the service's
+ * workers are off (WORKERS_ENABLED=false): what taking the batches in costs, without running them.
  *
  * `node dist/bench/cpu.js [build] --rate <req/s>[,<req/s>...] [seconds]`: the same per request at
  * steady paced rates (the HTTP benchmark's half-load pacing), one row per rate, each after 2 s of
@@ -22,6 +23,8 @@ import { cpuSeconds, fmt, load, paced, table } from './support';
  */
 async function main() {
   const args = process.argv.slice(2);
+  const intake = args.indexOf('--intake');
+  if (intake >= 0) args.splice(intake, 1);
   const echo = args.indexOf('--echo');
   if (echo >= 0) args.splice(echo, 1);
   const rateAt = args.indexOf('--rate');
@@ -53,10 +56,10 @@ async function main() {
   if (batch >= 0) {
     const [events = '20000', concurrency = '512'] = rest;
     const n = Number(events);
-    const api = await startBenchApi(main, batchSettings(n, Number(concurrency)));
+    const api = await startBenchApi(main, { ...batchSettings(n, Number(concurrency)), ...(intake >= 0 ? { WORKERS_ENABLED: 'false' } : {}) });
     try {
-      const { seconds, accepted } = await measure(api.pid, 'batch clients', () => ingestBatches(api.url, api.headers, n), (r) => r.accepted, 'event');
-      console.log(`${fmt(accepted / seconds)} events/s over ${fmt(seconds, 1)} s, ${concurrency} at once`);
+      const { seconds, accepted } = await measure(api.pid, 'batch clients', () => ingestBatches(api.url, api.headers, n, intake >= 0), (r) => r.accepted, 'event');
+      console.log(`${fmt(accepted / seconds)} events/s over ${fmt(seconds, 1)} s, ${intake >= 0 ? 'taken in only (workers off)' : `${concurrency} at once`}`);
     } finally {
       await api.stop();
     }
