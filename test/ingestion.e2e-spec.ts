@@ -374,50 +374,62 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('event ingestion on 
   });
 });
 
-describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s', (mode) => {
-  let t: TestApp;
-  let cfg: Awaited<ReturnType<typeof configDir>>;
-  let ds: DataSource;
+/**
+ * The app of a queued-events suite (`EVENT_ATTEMPTS` = `attempts`), on `mode`, and its helpers:
+ * events of `user`, batch status, the failed list, and `refuse`, which makes the database refuse
+ * the outcomes (or, `at: 'append'`, the events themselves) of `ids` while `work` runs.
+ */
+function queuedEvents(mode: Mode, attempts: string, user: string) {
+  const q = { t: undefined as unknown as TestApp, ds: undefined as unknown as DataSource };
+  let cfg: Awaited<ReturnType<typeof configDir>> | undefined;
   beforeAll(async () => {
     cfg = await configDir({ rules: { 'test.yaml': RULES } });
-    t = await bootApi(mode, { CONFIG_DIR: cfg.dir, EVENT_ATTEMPTS: '1' });
-    ds = t.app.get(DataSource);
+    q.t = await bootApi(mode, { CONFIG_DIR: cfg.dir, EVENT_ATTEMPTS: attempts });
+    q.ds = q.t.app.get(DataSource);
   });
   afterAll(async () => {
-    await t?.close();
+    await q.t?.close();
     await cfg?.cleanup();
   });
-
-  const post = (url: string, payload: unknown) => t.inject({ method: 'POST', url, payload: payload as object });
-  const status = (batchId: string) => t.inject({ method: 'GET', url: `/v1/events/batch/${batchId}` }).then((r) => r.json());
-  const event = (id: string) => ({ id, type: 'transaction', user_id: 'u-queued', payload: { amount: 50 } });
-  // Refuses to store the outcomes (or, `at: 'append'`, the events themselves) of `ids` while `work` runs.
-  const refuse = async (ids: string[], work: () => Promise<void>, at: 'outcome' | 'append' = 'outcome') => {
-    const list = ids.map((i) => `'${i}'`).join(', ');
-    await ds.query(`CREATE FUNCTION refuse_outcome() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
-    if (at === 'outcome') await ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT OR UPDATE ON event_outcomes FOR EACH ROW WHEN (NEW.event_id IN (${list}) AND NEW.status = 'done') EXECUTE FUNCTION refuse_outcome()`);
-    else await ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.id IN (${list})) EXECUTE FUNCTION refuse_outcome()`);
-    try {
-      await work();
-    } finally {
-      await ds.query(`DROP TRIGGER refuse_outcome ON ${at === 'outcome' ? 'event_outcomes' : 'events'}`);
-      await ds.query('DROP FUNCTION refuse_outcome()');
-    }
+  type FailedItem = { id: string; batch_id: string; attempts: number; error: string; failed_at: string };
+  const failedItems = async () => (await q.t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items as FailedItem[];
+  return {
+    q,
+    post: (url: string, payload: unknown) => q.t.inject({ method: 'POST', url, payload: payload as object }),
+    status: (batchId: string) => q.t.inject({ method: 'GET', url: `/v1/events/batch/${batchId}` }).then((r) => r.json()),
+    event: (id: string, amount = 50) => ({ id, type: 'transaction', user_id: user, payload: { amount } }),
+    failedIds: async () => (await failedItems()).map((i) => i.id),
+    failed: async (id: string) => (await failedItems()).find((i) => i.id === id),
+    refuse: async (ids: string[], work: () => Promise<void>, at: 'outcome' | 'append' = 'outcome') => {
+      const list = ids.map((i) => `'${i}'`).join(', ');
+      await q.ds.query(`CREATE FUNCTION refuse_outcome() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+      if (at === 'outcome') await q.ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT OR UPDATE ON event_outcomes FOR EACH ROW WHEN (NEW.event_id IN (${list}) AND NEW.status = 'done') EXECUTE FUNCTION refuse_outcome()`);
+      else await q.ds.query(`CREATE TRIGGER refuse_outcome BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.id IN (${list})) EXECUTE FUNCTION refuse_outcome()`);
+      try {
+        await work();
+      } finally {
+        await q.ds.query(`DROP TRIGGER refuse_outcome ON ${at === 'outcome' ? 'event_outcomes' : 'events'}`);
+        await q.ds.query('DROP FUNCTION refuse_outcome()');
+      }
+    },
   };
-  const failedIds = async () => ((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items as { id: string }[]).map((i) => i.id);
+}
+
+describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s', (mode) => {
+  const { q, post, status, event, refuse, failedIds } = queuedEvents(mode, '1', 'u-queued');
 
   it("queues events whose ids name the queue's own keys, are numbers or hold a colon, and the queue goes on working", async () => {
     const ids = ['wait', 'meta', 'id', 'events', 'stalled-check', 'active', 'failed', 'marker', '12345', 'a:b', 'a/b'];
     const res = await post('/v1/events/batch', { events: ids.map(event) });
     expect(res.statusCode).toBe(202);
     expect(await waitFor(() => status(res.json().batch_id), (s) => s.done === ids.length)).toMatchObject({ done: ids.length, queued: 0, failed: 0 });
-    const outcomes: { event_id: string }[] = await ds.query(`SELECT event_id FROM event_outcomes WHERE status = 'done' AND event_id = ANY($1)`, [ids]);
+    const outcomes: { event_id: string }[] = await q.ds.query(`SELECT event_id FROM event_outcomes WHERE status = 'done' AND event_id = ANY($1)`, [ids]);
     expect(outcomes.map((o) => o.event_id).sort()).toEqual([...ids].sort());
     // And the next batch, and readiness, are unaffected.
     const next = await post('/v1/events/batch', { events: [event('after-keys')] });
     expect(next.statusCode).toBe(202);
     expect(await waitFor(() => status(next.json().batch_id), (s) => s.done === 1)).toMatchObject({ done: 1 });
-    expect((await t.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    expect((await q.t.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
   });
 
   it('lists an event that failed its last attempt, retries it on request, and queues it again when it is sent again', async () => {
@@ -429,14 +441,14 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
       first = res.json().batch_id;
       expect(await waitFor(() => status(first), (s) => s.failed === 2 && s.done === 1)).toMatchObject({ failed: 2, done: 1, queued: 0 });
     });
-    const listed = (await t.inject({ method: 'GET', url: '/v1/events/failed' })).json();
+    const listed = (await q.t.inject({ method: 'GET', url: '/v1/events/failed' })).json();
     expect(listed.items.map((i: { id: string }) => i.id).sort()).toEqual([retried, sentAgain].sort());
     expect(listed.items[0]).toMatchObject({ batch_id: first, type: 'transaction', user_id: 'u-queued', attempts: 1, error: expect.stringContaining('refused by the test') });
 
     // Sent again in a new batch: run again (it counts there as a duplicate, its outcome being the
     // first batch's) — found among the failed jobs even without the failure's outcome, which is
     // written best effort (here: gone).
-    await ds.query('DELETE FROM event_outcomes WHERE event_id = $1', [sentAgain]);
+    await q.ds.query('DELETE FROM event_outcomes WHERE event_id = $1', [sentAgain]);
     const again = await post('/v1/events/batch', { events: [event(sentAgain)] });
     expect(again.statusCode).toBe(202);
     expect(await waitFor(() => status(again.json().batch_id), (s) => s.queued === 0)).toMatchObject({ total: 1, duplicate: 1, failed: 0 });
@@ -445,23 +457,23 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
     expect(retry.statusCode).toBe(202);
     expect(retry.json()).toEqual({ id: retried, state: 'waiting' });
     expect(await waitFor(() => status(first), (s) => s.done === 3)).toMatchObject({ done: 3, failed: 0, queued: 0 });
-    expect((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items).toEqual([]);
+    expect((await q.t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items).toEqual([]);
     expect((await post(`/v1/events/failed/${retried}/retry`, {})).statusCode).toBe(404);
   });
 
   it('answers where a queued event is before the log holds it: queued, or failed with the reason', async () => {
     const [waiting, broken] = [`where-queued-${mode}`, `where-failed-${mode}`];
-    const queue = await t.app.get(QueueService).queue('events');
+    const queue = await q.t.app.get(QueueService).queue('events');
     await queue.pause();
     try {
       const res = await post('/v1/events/batch', { events: [event(waiting)] });
       expect(res.statusCode).toBe(202);
-      const got = await t.inject({ method: 'GET', url: `/v1/events/${waiting}` });
+      const got = await q.t.inject({ method: 'GET', url: `/v1/events/${waiting}` });
       expect([got.statusCode, got.json()]).toEqual([200, { event: null, status: 'queued', result: null, error: null }]);
     } finally {
       await queue.resume();
     }
-    expect(await waitFor(() => t.inject({ method: 'GET', url: `/v1/events/${waiting}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { id: waiting } });
+    expect(await waitFor(() => q.t.inject({ method: 'GET', url: `/v1/events/${waiting}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { id: waiting } });
 
     // The append itself refused: failed before the log held it.
     await refuse(
@@ -472,15 +484,15 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
       },
       'append',
     );
-    const got = await t.inject({ method: 'GET', url: `/v1/events/${broken}` });
+    const got = await q.t.inject({ method: 'GET', url: `/v1/events/${broken}` });
     expect(got.statusCode).toBe(200);
     expect(got.json()).toMatchObject({ event: null, status: 'failed', result: null, error: expect.stringContaining('refused by the test') });
     // With no outcome recorded (written best effort), the queue still knows.
-    await ds.query('DELETE FROM event_outcomes WHERE event_id = $1', [broken]);
-    expect((await t.inject({ method: 'GET', url: `/v1/events/${broken}` })).json()).toMatchObject({ event: null, status: 'failed', error: expect.stringContaining('refused by the test') });
-    expect((await t.inject({ method: 'GET', url: `/v1/events/never-sent-${mode}` })).statusCode).toBe(404);
+    await q.ds.query('DELETE FROM event_outcomes WHERE event_id = $1', [broken]);
+    expect((await q.t.inject({ method: 'GET', url: `/v1/events/${broken}` })).json()).toMatchObject({ event: null, status: 'failed', error: expect.stringContaining('refused by the test') });
+    expect((await q.t.inject({ method: 'GET', url: `/v1/events/never-sent-${mode}` })).statusCode).toBe(404);
     await post(`/v1/events/failed/${broken}/retry`, {});
-    expect(await waitFor(() => t.inject({ method: 'GET', url: `/v1/events/${broken}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { id: broken } });
+    expect(await waitFor(() => q.t.inject({ method: 'GET', url: `/v1/events/${broken}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { id: broken } });
   });
 
   it('drops a failed job from the list once its event is processed through POST /v1/events, and refuses to retry it', async () => {
@@ -494,7 +506,7 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
 
     const retry = await post(`/v1/events/failed/${retried}/retry`, {});
     expect([retry.statusCode, retry.json().error.code]).toEqual([409, 'EVENT_ALREADY_PROCESSED']);
-    const page = (await t.inject({ method: 'GET', url: '/v1/events/failed' })).json();
+    const page = (await q.t.inject({ method: 'GET', url: '/v1/events/failed' })).json();
     expect(page.items.map((i: { id: string }) => i.id)).not.toContain(listed);
     expect(page.total).toBe(page.items.length);
     expect(await failedIds()).toEqual(page.items.map((i: { id: string }) => i.id));
@@ -503,7 +515,7 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
 
   it('counts a re-sent event that fails again as failed in the new batch too, and as done in both once it succeeds', async () => {
     const id = `fails-twice-${mode}`;
-    const failedAt = async () => ((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items as { id: string; failed_at: string }[]).find((i) => i.id === id)?.failed_at ?? '';
+    const failedAt = async () => ((await q.t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items as { id: string; failed_at: string }[]).find((i) => i.id === id)?.failed_at ?? '';
     let first = '';
     let again = '';
     await refuse([id], async () => {
@@ -523,14 +535,14 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
 
   it('lists and retries a failed job queued under the bare event id, as jobs were before their ids had a prefix', async () => {
     const [id, resent] = [`legacy-${mode}`, `legacy-resent-${mode}`];
-    const queue = await t.app.get(QueueService).queue('events');
+    const queue = await q.t.app.get(QueueService).queue('events');
     await refuse([id, resent], async () => {
       for (const jobId of [id, resent]) await queue.add('transaction', { event: { ...event(jobId), source: 'api', occurred_at: new Date().toISOString() }, batchId: undefined }, { jobId, attempts: 1, removeOnFail: false });
       await waitFor(failedIds, (ids) => ids.includes(id) && ids.includes(resent));
     });
     const retry = await post(`/v1/events/failed/${id}/retry`, {});
     expect([retry.statusCode, retry.json()]).toEqual([202, { id, state: 'waiting' }]);
-    expect(await waitFor(() => t.inject({ method: 'GET', url: `/v1/events/${id}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { id } });
+    expect(await waitFor(() => q.t.inject({ method: 'GET', url: `/v1/events/${id}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { id } });
     // Sent again in a batch: the old job is retried, and no new one is queued beside it.
     await queue.pause();
     let batch = '';
@@ -548,23 +560,7 @@ describe.each<Mode>(runnable('embedded', 'postgres+redis'))('queued events on %s
 });
 
 describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %s', (mode) => {
-  let t: TestApp;
-  let cfg: Awaited<ReturnType<typeof configDir>>;
-  let ds: DataSource;
-  beforeAll(async () => {
-    cfg = await configDir({ rules: { 'test.yaml': RULES } });
-    t = await bootApi(mode, { CONFIG_DIR: cfg.dir, EVENT_ATTEMPTS: '3' });
-    ds = t.app.get(DataSource);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await cfg?.cleanup();
-  });
-
-  const post = (url: string, payload: unknown) => t.inject({ method: 'POST', url, payload: payload as object });
-  const status = (batchId: string) => t.inject({ method: 'GET', url: `/v1/events/batch/${batchId}` }).then((r) => r.json());
-  const event = (id: string, amount = 50) => ({ id, type: 'transaction', user_id: 'u-retries', payload: { amount } });
-  const failed = async (id: string) => ((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items as { id: string; attempts: number; error: string; failed_at: string }[]).find((i) => i.id === id);
+  const { q, post, status, event, refuse, failed } = queuedEvents(mode, '3', 'u-retries');
 
   it("refuses a batch that sends another event under a stored event's id, naming each field, and queues none of it", async () => {
     const [a, b, c] = [`taken-a-${mode}`, `taken-b-${mode}`, `taken-c-${mode}`];
@@ -576,7 +572,7 @@ describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %
     expect(res.json().error).toMatchObject({ code: 'EVENT_ID_REUSED' });
     expect(res.json().error.details.errors.map((e: { path: string }) => e.path)).toEqual(['events[1].source', 'events[1].payload', 'events[2].subject']);
     // Not queued: neither the log nor the queue knows it.
-    expect((await t.inject({ method: 'GET', url: `/v1/events/fresh-${mode}` })).statusCode).toBe(404);
+    expect((await q.t.inject({ method: 'GET', url: `/v1/events/fresh-${mode}` })).statusCode).toBe(404);
 
     // The same events again, stamped with another time and their keys in another order: repeats.
     const again = await post('/v1/events/batch', { events: [a, b, c].map((id) => ({ occurred_at: new Date(Date.now() - 60_000).toISOString(), payload: { amount: 50 }, user_id: 'u-retries', type: 'transaction', id })) });
@@ -586,7 +582,7 @@ describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %
 
   it("fails at once, without retries, an event whose id another event took while it waited in the queue", async () => {
     const id = `taken-late-${mode}`;
-    const queue = await t.app.get(QueueService).queue('events');
+    const queue = await q.t.app.get(QueueService).queue('events');
     await queue.pause();
     let batch = '';
     try {
@@ -600,7 +596,7 @@ describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %
     // Its batch sees the id's outcome, the other event's: counted with the duplicates. The id's
     // event is the one processed, not shown as failed.
     expect(await status(batch)).toMatchObject({ queued: 0, duplicate: 1, failed: 0 });
-    expect((await t.inject({ method: 'GET', url: `/v1/events/${id}` })).json()).toMatchObject({ status: 'done', event: { payload: { amount: 50 } } });
+    expect((await q.t.inject({ method: 'GET', url: `/v1/events/${id}` })).json()).toMatchObject({ status: 'done', event: { payload: { amount: 50 } } });
     // Retrying it, or sending its body again, is refused; the stored event sent again takes the
     // id's job over and is answered as a repeat.
     const retry = await post(`/v1/events/failed/${id}/retry`, {});
@@ -614,45 +610,41 @@ describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %
 
   it('counts an event of a batch that another event, sent by call, took the id of while it had failed as a duplicate, not done', async () => {
     const id = `taken-after-failure-${mode}`;
-    await ds.query(`CREATE FUNCTION refuse_append() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
-    await ds.query(`CREATE TRIGGER refuse_append BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.id = '${id}') EXECUTE FUNCTION refuse_append()`);
     let batch = '';
-    try {
-      batch = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
-      expect(await waitFor(() => status(batch), (s) => s.failed === 1)).toMatchObject({ failed: 1 });
-    } finally {
-      await ds.query('DROP TRIGGER refuse_append ON events');
-      await ds.query('DROP FUNCTION refuse_append()');
-    }
+    await refuse(
+      [id],
+      async () => {
+        batch = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
+        expect(await waitFor(() => status(batch), (s) => s.failed === 1)).toMatchObject({ failed: 1 });
+      },
+      'append',
+    );
     expect((await post('/v1/events', event(id, 77))).statusCode).toBe(200);
     expect(await status(batch)).toMatchObject({ done: 0, duplicate: 1, failed: 0, queued: 0 });
   });
 
   it('refuses a batch that sends another event under the id of one that failed before it was stored', async () => {
     const id = `failed-unstored-${mode}`;
-    await ds.query(`CREATE FUNCTION refuse_append() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
-    await ds.query(`CREATE TRIGGER refuse_append BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.id = '${id}') EXECUTE FUNCTION refuse_append()`);
-    try {
-      const first = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
-      expect(await waitFor(() => status(first), (s) => s.failed === 1)).toMatchObject({ failed: 1 });
-    } finally {
-      await ds.query('DROP TRIGGER refuse_append ON events');
-      await ds.query('DROP FUNCTION refuse_append()');
-    }
+    await refuse(
+      [id],
+      async () => {
+        const first = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
+        expect(await waitFor(() => status(first), (s) => s.failed === 1)).toMatchObject({ failed: 1 });
+      },
+      'append',
+    );
     const other = await post('/v1/events/batch', { events: [event(id, 99)] });
     expect([other.statusCode, other.json().error.details.errors]).toEqual([422, [{ path: 'events[0].payload', message: 'differs from the event already received under this id' }]]);
-    expect((await t.inject({ method: 'GET', url: `/v1/events/${id}` })).json()).toMatchObject({ event: null, status: 'failed' });
+    expect((await q.t.inject({ method: 'GET', url: `/v1/events/${id}` })).json()).toMatchObject({ event: null, status: 'failed' });
     // The event itself is retried, and runs.
     const same = await post('/v1/events/batch', { events: [event(id)] });
     expect(same.statusCode).toBe(202);
-    expect(await waitFor(() => t.inject({ method: 'GET', url: `/v1/events/${id}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { payload: { amount: 50 } } });
+    expect(await waitFor(() => q.t.inject({ method: 'GET', url: `/v1/events/${id}` }).then((r) => r.json()), (b) => b.status === 'done')).toMatchObject({ event: { payload: { amount: 50 } } });
   });
 
   it('counts the attempts of a re-sent failed event afresh', async () => {
     const id = `afresh-${mode}`;
-    await ds.query(`CREATE FUNCTION refuse_afresh() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
-    await ds.query(`CREATE TRIGGER refuse_afresh BEFORE INSERT OR UPDATE ON event_outcomes FOR EACH ROW WHEN (NEW.event_id = '${id}' AND NEW.status = 'done') EXECUTE FUNCTION refuse_afresh()`);
-    try {
+    await refuse([id], async () => {
       const first = (await post('/v1/events/batch', { events: [event(id)] })).json().batch_id;
       expect(await waitFor(() => status(first), (s) => s.failed === 1)).toMatchObject({ failed: 1 });
       expect(await failed(id)).toMatchObject({ attempts: 3 });
@@ -663,10 +655,7 @@ describe.each<Mode>(runnable('postgres+redis'))('queued events with retries on %
       const item = await waitFor(() => failed(id), (f) => (f?.failed_at ?? '') > sentAt);
       expect(item).toMatchObject({ attempts: 3 });
       expect(await status(again)).toMatchObject({ failed: 1, queued: 0 });
-    } finally {
-      await ds.query('DROP TRIGGER refuse_afresh ON event_outcomes');
-      await ds.query('DROP FUNCTION refuse_afresh()');
-    }
+    });
   });
 });
 
