@@ -307,7 +307,8 @@ export class EventQueue implements OnApplicationBootstrap {
     const fields = stored ? differingFields(stored, job.data.event) : [];
     // Refused because another event took its id: it would be again.
     if (fields.length) throw new EventIdReusedError([{ eventId: id, fields }]);
-    if ((await this.processedSince([job])).size) {
+    // The log holds this very event: done means processed since the job failed.
+    if (stored && (await this.outcomes.doneAmong([id])).length) {
       await job.remove().catch(() => undefined);
       throw new ConflictError('EVENT_ALREADY_PROCESSED', `event ${id} was processed since its job failed (GET /v1/events/${encodeURIComponent(id)}); its failed job is removed`);
     }
