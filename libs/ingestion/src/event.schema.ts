@@ -4,10 +4,12 @@
  * accepted: Arbiter's own, and a CloudEvents 1.0 structured-mode envelope (recognised by its
  * `specversion`), whose `subject` is the user and whose `data` is the payload.
  */
+import { USER_ID, USER_ID_FORMAT } from '@arbiter/facts';
+
 // The lengths the event log's columns hold (source: 256, a CloudEvent's URI reference).
 const ID = { type: 'string', minLength: 1, maxLength: 128 } as const;
 /** A user id as every API takes it (facts' USER_ID): the users, points and segment endpoints read it back. */
-const USER = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@|-]+$' } as const;
+const USER = { type: 'string', minLength: 1, maxLength: 128, pattern: USER_ID.source } as const;
 const TYPE = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' } as const;
 const TIME = { type: 'string', format: 'date-time' } as const;
 
@@ -18,7 +20,7 @@ export const nativeEventSchema = {
   properties: {
     id: { ...ID, description: 'Unique per event; a repeated id is answered from the first result (idempotency). Generated when absent.' },
     type: { ...TYPE, description: 'Event type, e.g. `transaction` (declared types are in configs/events.yaml).' },
-    user_id: { ...USER, description: 'The user the event is about: 1 to 128 letters, digits and `. _ : @ | -`.' },
+    user_id: { ...USER, description: `The user the event is about: ${USER_ID_FORMAT}.` },
     source: { type: 'string', maxLength: 256, description: 'Where the event comes from (default `api`).' },
     session_id: { type: 'string', maxLength: 200, description: 'Groups calls of one user session (also the `x-session-id` header).' },
     occurred_at: { ...TIME, description: 'When it happened (ISO 8601, years 1 to 9999, at most EVENT_MAX_FUTURE_MS ahead of the server); default: when received.' },
@@ -36,7 +38,7 @@ export const cloudEventSchema = {
     id: ID,
     type: TYPE,
     source: { type: 'string', minLength: 1, maxLength: 256, description: 'A URI reference naming where the event comes from.' },
-    subject: { ...USER, description: 'The user the event is about: 1 to 128 letters, digits and `. _ : @ | -`.' },
+    subject: { ...USER, description: `The user the event is about: ${USER_ID_FORMAT}.` },
     time: TIME,
     datacontenttype: { type: 'string', pattern: '^application/([A-Za-z0-9.+-]+\\+)?json\\s*(;.*)?$' },
     dataschema: { type: 'string' },

@@ -25,6 +25,9 @@ export interface UserView {
 
 export const USER_ID = /^[A-Za-z0-9._:@|-]{1,128}$/;
 
+/** {@link USER_ID} in words, for the messages of every API that takes a user id. */
+export const USER_ID_FORMAT = '1 to 128 letters, digits and . _ : @ | -';
+
 /** Where memo keys about one user carry its id, so a write can forget exactly them. */
 export const userMarker = (userId: string) => `\u0000${userId}\u0000`;
 
@@ -243,7 +246,7 @@ export class UserService {
 }
 
 function checkId(id: string): void {
-  if (!USER_ID.test(id)) throw new ValidationError([{ path: 'id', message: 'user ids are 1 to 128 letters, digits and . _ : @ | -' }]);
+  if (!USER_ID.test(id)) throw new ValidationError([{ path: 'id', message: `user ids are ${USER_ID_FORMAT}` }]);
 }
 
 function view(r: Record<string, unknown>): UserView {

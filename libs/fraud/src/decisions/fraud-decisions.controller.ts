@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AppConfig, NotFoundError, RequireScope, ValidationError, type FieldProblem } from '@arbiter/platform';
-import { CatalogueService, USER_ID } from '@arbiter/facts';
+import { CatalogueService, USER_ID, USER_ID_FORMAT } from '@arbiter/facts';
 import { normalizeEvent, payloadShapeProblems } from '@arbiter/ingestion';
 import { parseTimestamp } from '@arbiter/rules';
 import { OUTCOMES } from '../fraud.constants';
@@ -39,7 +39,7 @@ export class FraudDecisionsController {
       const allowed = ['id', 'type', 'user_id', 'source', 'session_id', 'occurred_at', 'payload'];
       for (const k of Object.keys(e)) if (!allowed.includes(k)) problems.push({ path: `event.${k}`, message: `unknown field (expected ${allowed.join(', ')})` });
       if (typeof e.type !== 'string' || e.type === '' || e.type.length > 200) problems.push({ path: 'event.type', message: 'is required (a string of 1-200 characters)' });
-      if (typeof e.user_id !== 'string' || !USER_ID.test(e.user_id)) problems.push({ path: 'event.user_id', message: 'is required: a user id, 1 to 128 letters, digits and . _ : @ | -' });
+      if (typeof e.user_id !== 'string' || !USER_ID.test(e.user_id)) problems.push({ path: 'event.user_id', message: `is required: a user id, ${USER_ID_FORMAT}` });
       for (const k of ['id', 'source', 'session_id']) if (e[k] !== undefined && (typeof e[k] !== 'string' || (e[k] as string).length > 200)) problems.push({ path: `event.${k}`, message: 'must be a string of at most 200 characters' });
       if (e.occurred_at !== undefined && (typeof e.occurred_at !== 'string' || parseTimestamp(e.occurred_at) === undefined)) problems.push({ path: 'event.occurred_at', message: 'must be an ISO-8601 timestamp' });
       if (e.payload !== undefined && (typeof e.payload !== 'object' || e.payload === null || Array.isArray(e.payload))) problems.push({ path: 'event.payload', message: 'must be an object' });

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { NotFoundError, RequireScope, ValidationError } from '@arbiter/platform';
-import { USER_ID } from '@arbiter/facts';
+import { USER_ID, USER_ID_FORMAT } from '@arbiter/facts';
 import { RuleSetService } from '@arbiter/ruleset';
 import { FRAUD_DOMAIN } from '../fraud.constants';
 import { BodyCheck } from '../fraud.validation';
@@ -28,7 +28,7 @@ export class FraudRulesController {
   async snooze(@Param('id') id: string, @Body() body: unknown) {
     const c = new BodyCheck(body).only('user_id', 'until', 'note');
     const userId = c.string('user_id', { required: true, max: 128 });
-    if (userId !== undefined && !USER_ID.test(userId)) c.problems.push({ path: 'user_id', message: 'must be a user id: 1 to 128 letters, digits and . _ : @ | -' });
+    if (userId !== undefined && !USER_ID.test(userId)) c.problems.push({ path: 'user_id', message: `must be a user id: ${USER_ID_FORMAT}` });
     const until = c.timestamp('until');
     const note = c.string('note', { max: 1000 }) ?? null;
     if (until && until.getTime() <= Date.now()) c.problems.push({ path: 'until', message: 'must be in the future' });

@@ -1,12 +1,12 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { USER_ID } from '@arbiter/facts';
+import { USER_ID, USER_ID_FORMAT } from '@arbiter/facts';
 import { RequireScope, ValidationError } from '@arbiter/platform';
 import { paging } from '../paging';
 import { PointsLedgerService } from './points-ledger.service';
 
 function userId(id: string): string {
-  if (!USER_ID.test(id)) throw new ValidationError([{ path: 'id', message: 'user ids are 1 to 128 letters, digits and . _ : @ | -' }]);
+  if (!USER_ID.test(id)) throw new ValidationError([{ path: 'id', message: `user ids are ${USER_ID_FORMAT}` }]);
   return id;
 }
 

@@ -1,4 +1,4 @@
-import { USER_ID } from '@arbiter/facts';
+import { USER_ID, USER_ID_FORMAT } from '@arbiter/facts';
 import { ValidationError, type FieldProblem } from '@arbiter/platform';
 import { codeProblem, normalizeCode } from '../codes/code-generator';
 import { toMinor } from '../money';
@@ -32,7 +32,7 @@ export function parseCheckout(body: unknown): CheckoutRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError([{ path: 'body', message: 'must be a JSON object {code?, user_id, order}' }]);
   const b = body as Record<string, unknown>;
   for (const k of Object.keys(b)) if (!FIELDS.has(k)) bad(k, 'unknown field (known: code, user_id, order)');
-  if (typeof b.user_id !== 'string' || !USER_ID.test(b.user_id)) bad('user_id', 'required: a user id, 1 to 128 letters, digits and . _ : @ | -');
+  if (typeof b.user_id !== 'string' || !USER_ID.test(b.user_id)) bad('user_id', `required: a user id, ${USER_ID_FORMAT}`);
   let code: string | undefined;
   if (b.code !== undefined && b.code !== null) {
     if (typeof b.code !== 'string') bad('code', 'must be a string');
