@@ -169,8 +169,8 @@ export class EventQueue implements OnApplicationBootstrap {
       throw new TooManyRequestsError(`the event queue is full (${waiting} waiting, limit ${this.config.queueMaxDepth}); retry later`, retryAfter);
     }
     const queue = await this.queue();
-    const [known, failed] = await Promise.all([this.eventLog.findMany(events.map((e) => e.id)), withTimeout(this.failedJobsOf(queue, events), this.config.queueTimeoutMs, QUEUE_DOWN)]);
-    if (known.length) await withTimeout(this.unfinishedJobs(queue, known, failed), this.config.queueTimeoutMs, QUEUE_DOWN);
+    const [known, failedCount] = await Promise.all([this.eventLog.findMany(events.map((e) => e.id)), withTimeout(queue.getFailedCount(), this.config.queueTimeoutMs, QUEUE_DOWN)]);
+    const failed = failedCount ? await withTimeout(this.failedJobsOf(queue, events, known, failedCount), this.config.queueTimeoutMs, QUEUE_DOWN) : new Map<string, Job<EventJobData>>();
     const { retry, replace } = sortOut(events, new Map(known.map((e) => [e.id, e])), failed);
     const batchId = timeOrderedId();
     // The batch row first: a worker may finish an event before addBulk even returns.
@@ -203,33 +203,25 @@ export class EventQueue implements OnApplicationBootstrap {
   }
 
   /**
-   * The failed jobs of `events`, by event id. Looked for only while some job has failed: among the
-   * outcomes recorded as failed (one indexed read), and, while at most {@link FAILED_SCAN_LIMIT}
-   * jobs have failed, among the failed jobs' ids too, since a failure's outcome is written best
-   * effort (the database may be what failed).
+   * The failed jobs of `events`, by event id, while `count` jobs have failed. Looked for among the
+   * outcomes recorded as failed (one indexed read); among the failed jobs' ids, while at most
+   * {@link FAILED_SCAN_LIMIT} have failed, since a failure's outcome is written best effort (the
+   * database may be what failed); and among the stored events (`known`) that never finished,
+   * since a job refused because another event took its id records no outcome at all.
    */
-  private async failedJobsOf(queue: Queue<EventJobData>, events: readonly IncomingEvent[]): Promise<Map<string, Job<EventJobData>>> {
-    const count = await queue.getFailedCount();
-    if (!count) return new Map();
-    const [recorded, jobIds] = await Promise.all([this.outcomes.failedAmong(events.map((e) => e.id)), count <= FAILED_SCAN_LIMIT ? queue.getRanges(['failed'], 0, -1) : []]);
+  private async failedJobsOf(queue: Queue<EventJobData>, events: readonly IncomingEvent[], known: readonly StoredEvent[], count: number): Promise<Map<string, Job<EventJobData>>> {
+    const [recorded, jobIds, done] = await Promise.all([
+      this.outcomes.failedAmong(events.map((e) => e.id)),
+      count <= FAILED_SCAN_LIMIT ? queue.getRanges(['failed'], 0, -1) : [],
+      known.length ? this.outcomes.doneAmong(known.map((e) => e.id)) : [],
+    ]);
     const failedJobs = new Set(jobIds);
+    const finished = new Set(done);
     const ids = new Set(recorded);
     for (const e of events) if (failedJobs.has(eventJobId(e.id)) || failedJobs.has(e.id)) ids.add(e.id);
+    for (const e of known) if (!finished.has(e.id)) ids.add(e.id);
     const jobs = await Promise.all([...ids].map((id) => this.failedJobOf(queue, id)));
     return new Map(jobs.filter((j) => j !== undefined).map((j) => [j.data.event.id, j]));
-  }
-
-  /**
-   * Adds to `failed` the failed jobs of stored events that never finished, which the failed
-   * outcomes and the scan of failed jobs may not name: a job refused because another event took
-   * its id records no outcome, and past {@link FAILED_SCAN_LIMIT} failed jobs none are scanned.
-   * Sent again, such an event must not be skipped behind the id's failed job. Costs a read only
-   * for events sent again.
-   */
-  private async unfinishedJobs(queue: Queue<EventJobData>, known: readonly StoredEvent[], failed: Map<string, Job<EventJobData>>): Promise<void> {
-    const done = new Set(await this.outcomes.doneAmong(known.map((e) => e.id)));
-    const open = known.filter((e) => !done.has(e.id) && !failed.has(e.id));
-    for (const job of await Promise.all(open.map((e) => this.failedJobOf(queue, e.id)))) if (job) failed.set(job.data.event.id, job);
   }
 
   /**
@@ -330,7 +322,7 @@ export class EventQueue implements OnApplicationBootstrap {
     return new Set(
       jobs.filter((j) => {
         const event = stored.get(j.data.event.id);
-        return event !== undefined && done.has(event.id) && differingFields(event, j.data.event).length === 0;
+        return event !== undefined && differingFields(event, j.data.event).length === 0;
       }),
     );
   }
