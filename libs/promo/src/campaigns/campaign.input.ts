@@ -38,8 +38,11 @@ export function parseCampaign(body: unknown, existing?: CampaignDraft): Campaign
     if (!has(field)) continue;
     const v = body[field];
     if (v === null) out[key] = null;
-    else if (typeof v !== 'string' || parseTimestamp(v) === undefined) bad(field, 'must be an ISO-8601 timestamp or null');
-    else out[key] = new Date(parseTimestamp(v)!);
+    else {
+      const ms = typeof v === 'string' ? parseTimestamp(v) : undefined;
+      if (ms === undefined) bad(field, 'must be an ISO-8601 timestamp or null');
+      else out[key] = new Date(ms);
+    }
   }
   if (out.startsAt && out.endsAt && out.endsAt <= out.startsAt) bad('ends_at', 'must be after starts_at');
   if (has('eligibility')) {

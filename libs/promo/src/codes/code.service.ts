@@ -44,8 +44,9 @@ export class CodeService {
     }
     let expiresAt: Date | null = null;
     if (b.expires_at !== undefined && b.expires_at !== null) {
-      if (typeof b.expires_at !== 'string' || parseTimestamp(b.expires_at) === undefined) bad('expires_at', 'must be an ISO-8601 timestamp');
-      else expiresAt = new Date(parseTimestamp(b.expires_at)!);
+      const ms = typeof b.expires_at === 'string' ? parseTimestamp(b.expires_at) : undefined;
+      if (ms === undefined) bad('expires_at', 'must be an ISO-8601 timestamp');
+      else expiresAt = new Date(ms);
     }
     const batchId = randomUUID();
     if (explicit) {
