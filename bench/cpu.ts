@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { batchSettings, ingestBatches } from './batch.bench';
 import { startBenchApi, startEchoServer, transaction } from './http.bench';
-import { cpuSeconds, fmt, load, paced, table } from './support';
+import { cpuDuring, fmt, load, paced, table } from './support';
 
 /**
  * `node dist/bench/cpu.js [build's dist/apps/api/src/main.js] [seconds]`: where the CPU of
@@ -14,6 +14,8 @@ import { cpuSeconds, fmt, load, paced, table } from './support';
  * per event: `events` (20,000 by default) posted as the batch benchmark posts them, with the
  * service's workers at `concurrency` (512, its default on Redis). With `--intake`, the service's
  * workers are off (WORKERS_ENABLED=false): what taking the batches in costs, without running them.
+ * With `--workers N`, N worker processes (apps/worker) run beside the service, on the same settings
+ * (with `--intake`, they alone work the queue); `service (Node)` is then all of them together.
  *
  * `node dist/bench/cpu.js [build] --rate <req/s>[,<req/s>...] [seconds]`: the same per request at
  * steady paced rates (the HTTP benchmark's half-load pacing), one row per rate, each after 2 s of
@@ -25,6 +27,9 @@ async function main() {
   const args = process.argv.slice(2);
   const intake = args.indexOf('--intake');
   if (intake >= 0) args.splice(intake, 1);
+  const workersAt = args.indexOf('--workers');
+  const workers = workersAt >= 0 ? Number(args.splice(workersAt, 2)[1]) : 0;
+  if (!(workers >= 0)) throw new Error('usage: --workers <worker processes beside the service>');
   const echo = args.indexOf('--echo');
   if (echo >= 0) args.splice(echo, 1);
   const rateAt = args.indexOf('--rate');
@@ -56,9 +61,9 @@ async function main() {
   if (batch >= 0) {
     const [events = '20000', concurrency = '512'] = rest;
     const n = Number(events);
-    const api = await startBenchApi(main, { ...batchSettings(n, Number(concurrency)), ...(intake >= 0 ? { WORKERS_ENABLED: 'false' } : {}) });
+    const api = await startBenchApi(main, { ...batchSettings(n, Number(concurrency)), ...(intake >= 0 ? { WORKERS_ENABLED: 'false' } : {}) }, undefined, workers);
     try {
-      const { seconds, accepted } = await measure(api.pid, 'batch clients', () => ingestBatches(api.url, api.headers, n, intake >= 0), (r) => r.accepted, 'event');
+      const { seconds, accepted } = await measure(api.pids, 'batch clients', () => ingestBatches(api.url, api.headers, n, intake >= 0), (r) => r.accepted, 'event');
       console.log(`${fmt(accepted / seconds)} events/s over ${fmt(seconds, 1)} s, ${intake >= 0 ? 'taken in only (workers off)' : `${concurrency} at once`}`);
     } finally {
       await api.stop();
@@ -96,20 +101,8 @@ async function atRates(url: string, headers: Record<string, string>, pid: number
   return table(['req/s, paced', 'service CPU µs/request (share of a core)', 'PostgreSQL', 'load generator', 'p50 ms', 'p99 ms'], rows);
 }
 
-/** Runs `work` and returns the CPU seconds each process used meanwhile, with the wall time it took. */
-async function cpuDuring<T>(service: number, self: string, work: () => Promise<T>): Promise<{ result: T; used: Map<string, number>; elapsed: number }> {
-  const match = (pid: number, cmdline: string) =>
-    pid === service ? 'service (Node)' : pid === process.pid ? self : cmdline.startsWith('postgres') ? 'PostgreSQL' : cmdline.startsWith('redis') ? 'Redis' : undefined;
-  const before = cpuSeconds(match);
-  const started = process.hrtime.bigint();
-  const result = await work();
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  const used = new Map([...cpuSeconds(match)].map(([name, total]) => [name, total - (before.get(name) ?? 0)]));
-  return { result, used, elapsed };
-}
-
 /** Runs `work` and prints the CPU each process used meanwhile, per unit of work (`count` of its result). */
-async function measure<T>(service: number, self: string, work: () => Promise<T>, count: (r: T) => number, unit: string): Promise<T> {
+async function measure<T>(service: number | readonly number[], self: string, work: () => Promise<T>, count: (r: T) => number, unit: string): Promise<T> {
   const { result, used, elapsed } = await cpuDuring(service, self, work);
   const units = count(result);
   const rows = [...used].map(([name, seconds]) => [name, fmt((seconds * 1e6) / units), `${fmt((100 * seconds) / elapsed)}%`]);

@@ -1,5 +1,5 @@
-import { join } from 'node:path';
-import { BENCH_REDIS_URL, benchConfigDir, dropQueueKeys, fmt, freePort, freshDatabase, load, paced, start, table, waitFor, withCheckpointer, type LoadResult } from './support';
+import { dirname, join } from 'node:path';
+import { BENCH_REDIS_URL, benchConfigDir, cpuBudget, cpuCell, cpuDuring, dropQueueKeys, fmt, freePort, freshDatabase, load, paced, perUnit, start, started, table, waitFor, withCheckpointer, type LoadResult } from './support';
 
 /**
  * HTTP: `POST /v1/events` on the real service (the shipped example rules plus 100 generated rules
@@ -50,12 +50,12 @@ export function transaction(): Record<string, unknown> {
  * rules, the local Redis and a free port, ready, with `env` added to its settings; `stop` also
  * drops what it made. `url` is its `POST /v1/events`, `database` the name of its database.
  */
-export async function startBenchApi(main: string, env: Record<string, string> = {}, node?: string): Promise<{ url: string; headers: Record<string, string>; pid: number; database: string; stop(): Promise<void> }> {
+export async function startBenchApi(main: string, env: Record<string, string> = {}, node?: string, workers = 0): Promise<{ url: string; headers: Record<string, string>; pid: number; pids: number[]; database: string; stop(): Promise<void> }> {
   const db = await freshDatabase();
   const config = await benchConfigDir({ 'zz-generated.yaml': generatedRules(100) });
   const port = await freePort();
   const prefix = `bench${Date.now().toString(36)}`;
-  const api = start(main, {
+  const settings = {
     PORT: String(port),
     DATABASE_URL: db.url,
     REDIS_URL: BENCH_REDIS_URL,
@@ -65,20 +65,27 @@ export async function startBenchApi(main: string, env: Record<string, string> = 
     NODE_ENV: 'production',
     API_KEYS: 'bench-key-0001:*',
     ...env,
-  }, node);
+  };
+  const api = start(main, settings, node);
+  const children = [api];
   const stop = async () => {
-    await api.stop();
+    await Promise.all(children.map((c) => c.stop()));
     await config.cleanup();
     await db.drop();
     await dropQueueKeys(BENCH_REDIS_URL, prefix);
   };
   try {
     await waitFor(`http://127.0.0.1:${port}/readyz`, api);
+    // Worker processes (apps/worker) beside it, once its migrations have run: the scale-out of README "Scale-out".
+    const script = join(dirname(main), '..', '..', 'worker', 'src', 'main.js');
+    for (let i = 0; i < workers; i++) children.push(start(script, { ...settings, LOG_LEVEL: 'info' }, node));
+    await Promise.all(children.slice(1).map((w) => started(w, 'Arbiter worker started')));
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url: `http://127.0.0.1:${port}/v1/events`, headers: { authorization: 'Bearer bench-key-0001' }, pid: api.proc.pid!, database: new URL(db.url).pathname.slice(1), stop };
+  const pids = children.map((c) => c.proc.pid!);
+  return { url: `http://127.0.0.1:${port}/v1/events`, headers: { authorization: 'Bearer bench-key-0001' }, pid: pids[0], pids, database: new URL(db.url).pathname.slice(1), stop };
 }
 
 /**
@@ -105,42 +112,59 @@ export async function startEchoServer(): Promise<{ url(path: '/echo' | '/stored'
 export async function runHttpBench({ quick }: { quick: boolean }): Promise<string> {
   const seconds = quick ? 3 : 15;
   const dist = join(__dirname, '..');
-  const rows: { name: string; r: LoadResult; checkpointBuffers: number }[] = [];
-  const run = async (name: string, work: () => Promise<LoadResult>) => {
-    const { result, checkpointBuffers } = await withCheckpointer(work);
-    rows.push({ name, r: result, checkpointBuffers });
-    return result;
+  const rows: { name: string; r: LoadResult; checkpointBuffers: number; cpu: Map<string, number> }[] = [];
+  const run = async (name: string, pid: number, work: () => Promise<LoadResult>) => {
+    const { result, used } = await cpuDuring(pid, LOAD_GENERATOR, () => withCheckpointer(work));
+    rows.push({ name, r: result.result, checkpointBuffers: result.checkpointBuffers, cpu: perUnit(used, result.result.requestsPerSec * seconds) });
+    return result.result;
   };
 
   const echo = await startEchoServer();
   try {
     await load(echo.url('/echo'), { body: transaction, seconds: 2 });
-    await run('bare Nest 12 + Fastify, parse and echo', () => load(echo.url('/echo'), { body: transaction, seconds }));
+    await run('bare Nest 12 + Fastify, parse and echo', echo.pid, () => load(echo.url('/echo'), { body: transaction, seconds }));
     await load(echo.url('/stored'), { body: transaction, seconds: 2 });
-    await run('the same echo after one durable insert of the body (grouped, committed)', () => load(echo.url('/stored'), { body: transaction, seconds }));
+    await run('the same echo after one durable insert of the body (grouped, committed)', echo.pid, () => load(echo.url('/stored'), { body: transaction, seconds }));
   } finally {
     await echo.stop();
   }
 
-  const { url, headers, stop } = await startBenchApi(join(dist, 'apps/api/src/main.js'));
+  const { url, headers, pid, stop } = await startBenchApi(join(dist, 'apps/api/src/main.js'));
   try {
     await load(url, { body: transaction, seconds: 3, headers });
-    const max = await run('Arbiter `POST /v1/events`, 100 connections', () => load(url, { body: transaction, seconds, headers }));
+    const max = await run('Arbiter `POST /v1/events`, 100 connections', pid, () => load(url, { body: transaction, seconds, headers }));
     const half = Math.max(1, Math.floor(max.requestsPerSec / 2));
-    await run(`Arbiter \`POST /v1/events\` at half that rate (${fmt(half)} req/s), steady pacing`, () => paced(url, { body: transaction, seconds, headers, rate: half }));
-    await run(`Arbiter \`POST /v1/events\` at half that rate, autocannon's per-second budget (bursts)`, () => load(url, { body: transaction, seconds, headers, rate: half }));
+    await run(`Arbiter \`POST /v1/events\` at half that rate (${fmt(half)} req/s), steady pacing`, pid, () => paced(url, { body: transaction, seconds, headers, rate: half }));
+    await run(`Arbiter \`POST /v1/events\` at half that rate, autocannon's per-second budget (bursts)`, pid, () => load(url, { body: transaction, seconds, headers, rate: half }));
   } finally {
     await stop();
   }
 
   const base = rows[0].r.requestsPerSec;
   const out = table(
-    ['Endpoint', 'req/s', 'vs bare', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'checkpoint'],
-    rows.map(({ name, r, checkpointBuffers }) => [name, fmt(r.requestsPerSec), `${fmt((100 * r.requestsPerSec) / base)}%`, fmt(r.p50, 1), fmt(r.p99, 1), r.non2xx, r.errors, checkpointBuffers ? `${fmt(checkpointBuffers)} buffers` : 'none']),
+    ['Endpoint', 'req/s', 'vs bare', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'checkpoint', 'CPU µs/request: service · PostgreSQL · load generator'],
+    rows.map(({ name, r, checkpointBuffers, cpu }) => [name, fmt(r.requestsPerSec), `${fmt((100 * r.requestsPerSec) / base)}%`, fmt(r.p50, 1), fmt(r.p99, 1), r.non2xx, r.errors, checkpointBuffers ? `${fmt(checkpointBuffers)} buffers` : 'none', cpuCell(cpu, CPU_NAMES)]),
   );
+  const budget = httpBudget(base, rows[0].cpu, rows[2].cpu);
   const note = `Each event is a \`transaction\` with a fresh id (nothing answered from the idempotency store), evaluated against ${100} generated rules plus the shipped examples; the service runs on PostgreSQL + Redis as in production, on the same 2 cores as autocannon. Targets: at least 60% of the bare endpoint's throughput; p99 under 20 ms at half load. The second row is the floor of a durable service: the echo stores each body first, as one row (primary key only) inserted by one statement for all the requests of an event-loop turn (the service's Coalescer) and committed before the answer. The steady half-load run sends its requests at even intervals (open loop, latency counted from when each request was due); autocannon's rate cap sends each connection's share for a second as one burst at the start of that second, so its p99 measures bursts of full load. \`checkpoint\`: the buffers PostgreSQL's checkpointer wrote during the row's run (none: no checkpoint overlapped it); after a checkpoint begins, the first change of each page writes the whole page to the WAL, and commits, hence the tail, slow down.`;
-  console.log(out);
-  return `${out}\n\n${note}\n`;
+  console.log(`${out}\n\n${budget}`);
+  return `${out}\n\n${note}\n\n${budget}\n`;
+}
+
+const LOAD_GENERATOR = 'load generator';
+const CPU_NAMES = ['service (Node)', 'PostgreSQL', LOAD_GENERATOR] as const;
+
+/**
+ * The CPU the throughput target leaves per request on this machine, against what Arbiter's
+ * saturated row spent (`cpu`, µs per request by process): why the target is or is not within reach.
+ */
+function httpBudget(bare: number, bareCpu: ReadonlyMap<string, number>, cpu: ReadonlyMap<string, number>): string {
+  if (!cpu.size) return '';
+  const sum = (m: ReadonlyMap<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const target = 0.6 * bare;
+  const { cores, all, oneProcess } = cpuBudget(target);
+  const [service, postgres, generator] = CPU_NAMES.map((n) => cpu.get(n) ?? 0);
+  return `**CPU budget.** 60% of the bare endpoint is ${fmt(target)} req/s. At that rate the machine's ${cores} cores have ${fmt(all)} µs of CPU per request for everything on them, and the service, one Node process on one core, ${fmt(oneProcess)} µs of its own. The bare endpoint's row spent ${fmt(sum(bareCpu))} µs per request in all (its service ${fmt(bareCpu.get(CPU_NAMES[0]) ?? 0)}); Arbiter's saturated row ${fmt(sum(cpu))}: the service ${fmt(service)}, PostgreSQL ${fmt(postgres)}, the load generator ${fmt(generator)}.`;
 }
 
 if (require.main === module) {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
 
 /** Shared helpers of the benchmarks: child processes, free ports, load runs, tables. */
@@ -51,6 +52,16 @@ export async function waitFor(url: string, child: Child, timeoutMs = 90_000): Pr
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${url} not ready in time:\n${child.output()}`);
+}
+
+/** Waits until `child` has written `line` (a process without HTTP, such as a worker). */
+export async function started(child: Child, line: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!child.output().includes(line)) {
+    if (child.proc.exitCode !== null) throw new Error(`process exited early:\n${child.output()}`);
+    if (Date.now() > deadline) throw new Error(`"${line}" not written in time:\n${child.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export interface LoadResult {
@@ -245,11 +256,17 @@ export async function benchConfigDir(extraRules: Record<string, string>): Promis
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** CPU seconds (user + system) used so far by the processes `match` names, summed by name (Linux /proc). */
+/** CPU seconds (user + system) used so far by the processes `match` names, summed by name (Linux /proc; empty elsewhere). */
 export function cpuSeconds(match: (pid: number, cmdline: string) => string | undefined): Map<string, number> {
   const totals = new Map<string, number>();
   const tick = 100; // USER_HZ on Linux
-  for (const entry of readdirSync('/proc')) {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return totals; // not Linux: no CPU columns
+  }
+  for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
     let cmdline: string;
@@ -266,4 +283,41 @@ export function cpuSeconds(match: (pid: number, cmdline: string) => string | und
     totals.set(name, (totals.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / tick);
   }
   return totals;
+}
+
+/**
+ * Runs `work` and returns the CPU seconds each process used meanwhile, by name: the process
+ * `service` (or each of several, summed) as `service (Node)`, this one as `self`, PostgreSQL's and Redis's (Linux only; the
+ * map is empty elsewhere), with the wall time it took.
+ */
+export async function cpuDuring<T>(service: number | readonly number[] | undefined, self: string, work: () => Promise<T>): Promise<{ result: T; used: Map<string, number>; elapsed: number }> {
+  const services = new Set(typeof service === 'number' ? [service] : service);
+  const match = (pid: number, cmdline: string) =>
+    services.has(pid) ? 'service (Node)' : pid === process.pid ? self : cmdline.startsWith('postgres') ? 'PostgreSQL' : cmdline.startsWith('redis') ? 'Redis' : undefined;
+  const before = cpuSeconds(match);
+  const started = process.hrtime.bigint();
+  const result = await work();
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = new Map([...cpuSeconds(match)].map(([name, total]) => [name, total - (before.get(name) ?? 0)]));
+  return { result, used, elapsed };
+}
+
+/** Microseconds of CPU per unit of work, by process, from {@link cpuDuring}'s seconds. */
+export function perUnit(used: ReadonlyMap<string, number>, units: number): Map<string, number> {
+  return new Map([...used].map(([name, seconds]) => [name, units > 0 ? (seconds * 1e6) / units : 0]));
+}
+
+/** `a · b · c` microseconds of the named processes (0 when one did not run), or `n/a` without /proc. */
+export function cpuCell(us: ReadonlyMap<string, number>, names: readonly string[]): string {
+  return us.size ? names.map((n) => fmt(us.get(n) ?? 0)).join(' · ') : 'n/a';
+}
+
+/**
+ * What a throughput target leaves to spend: at `rate` units per second, the machine's cores
+ * have `cores * 1e6 / rate` µs of CPU per unit for every process on it, and one Node process,
+ * which runs on one core, `1e6 / rate` µs of its own.
+ */
+export function cpuBudget(rate: number): { cores: number; all: number; oneProcess: number } {
+  const cores = availableParallelism();
+  return { cores, all: (cores * 1e6) / rate, oneProcess: 1e6 / rate };
 }
