@@ -23,8 +23,11 @@ export interface Child {
   stop(): Promise<number | null>;
 }
 
-/** The Node flags the service runs with (`npm start`, the Dockerfile): every benchmarked process gets them, as does `npm run bench` itself (raw BullMQ runs in it). */
-export const NODE_FLAGS = ['--max-semi-space-size=64'];
+/**
+ * The Node flags the service runs with (`npm start`, the Dockerfile): every benchmarked process gets them, as does `npm run bench` itself (raw BullMQ runs in it).
+ * `BENCH_NODE_FLAGS` adds more to the processes a benchmark starts, for a trial or a profile (`--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ */
+export const NODE_FLAGS = ['--max-semi-space-size=64', ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
 
 /** Starts `script` in a child process, on `node` (this process's Node by default). */
 export function start(script: string, env: Record<string, string>, node = process.execPath): Child {
