@@ -2,7 +2,7 @@ export { IngestionModule } from './ingestion.module';
 export { EventPipeline } from './pipeline/event-pipeline';
 export { PipelineStage } from './pipeline/pipeline-stage.decorator';
 export type { ActionReport, PipelineMode, PipelineResult, PipelineStageOptions, StageContext, StageHandler } from './pipeline/pipeline.interfaces';
-export { EventQueue, EVENTS_QUEUE } from './batch/event-queue';
+export { EventQueue, EVENTS_QUEUE, UNEXPECTED_FAILURE } from './batch/event-queue';
 export type { EventJobData, FailedEventJob } from './batch/event-queue';
 export type { IncomingEvent } from './event.schema';
 export { eventSchema, nativeEventSchema, cloudEventSchema } from './event.schema';

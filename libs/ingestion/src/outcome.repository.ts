@@ -122,9 +122,17 @@ export class OutcomeRepository {
     return rows.map((r) => r.event_id);
   }
 
-  /** Before failed events are queued again: they are no longer failed, but queued, in every batch that holds them. */
-  async clearFailed(eventIds: readonly string[]): Promise<void> {
-    if (eventIds.length) await this.dataSource.query(`DELETE FROM event_outcomes WHERE status = 'failed' AND event_id = ANY($1::text[])`, [eventIds]);
+  /**
+   * Before failed events are queued again: they are no longer failed, but queued, in every batch
+   * that holds them. Answers each cleared failure's reason, by event id.
+   */
+  async clearFailed(eventIds: readonly string[]): Promise<Map<string, string>> {
+    if (!eventIds.length) return new Map();
+    const rows: { event_id: string; error: string | null }[] = await this.dataSource.query(
+      `WITH d AS (DELETE FROM event_outcomes WHERE status = 'failed' AND event_id = ANY($1::text[]) RETURNING event_id, error) SELECT event_id, error FROM d`,
+      [eventIds],
+    );
+    return new Map(rows.filter((r) => r.error !== null).map((r) => [r.event_id, r.error!]));
   }
 
   async createBatch(id: string, eventIds: readonly string[]): Promise<void> {

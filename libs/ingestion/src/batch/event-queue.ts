@@ -2,7 +2,7 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { EventLogService, type StoredEvent } from '@arbiter/facts';
-import { AppConfig, ConflictError, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, TooManyRequestsError, withTimeout } from '@arbiter/platform';
+import { AppConfig, ConflictError, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, toErrorResponse, TooManyRequestsError, withTimeout } from '@arbiter/platform';
 import { runInJobSession } from '@arbiter/session';
 import type { IncomingEvent } from '../event.schema';
 import { eventJobs } from '../ingestion.metrics';
@@ -40,6 +40,19 @@ const FAILED_SCAN_LIMIT = 1000;
  */
 export function eventJobId(eventId: string): string {
   return `event/${encodeURIComponent(eventId)}`;
+}
+
+/** What a failed event says of a failure whose reason is the service's own (the log, and the failed-jobs list, have it). */
+export const UNEXPECTED_FAILURE = 'the service failed to process this event; the reason is in the log and in GET /v1/events/failed (scope admin)';
+
+/**
+ * The reason a queued event failed, as `GET /v1/events/:id` (scope `read`) tells it: what
+ * `POST /v1/events` would have answered (a 4xx's message, the database unreachable), never the
+ * inside of an unexpected failure (a database's words, a host name), as for a call's 500.
+ */
+export function publicFailure(err: unknown): string {
+  const { body, unexpected } = toErrorResponse(err);
+  return unexpected ? UNEXPECTED_FAILURE : body.error.message;
 }
 
 /** A job whose event came under the id of another: failed at once, not retried (an UnrecoverableError to BullMQ). */
@@ -151,7 +164,7 @@ export class EventQueue implements OnApplicationBootstrap {
     this.logger.warn(`event ${job.data.event.id} failed after ${job.attemptsMade} attempts: ${err.message}`);
     // A refused job records no outcome: the id's outcome is the other event's.
     if (err instanceof RefusedJobError) return;
-    await this.outcomes.saveFailed(job.data.event.id, job.data.batchId, err.message).catch((e: Error) => this.logger.error(`could not record failure of ${job.data.event.id}: ${e.message}`));
+    await this.outcomes.saveFailed(job.data.event.id, job.data.batchId, publicFailure(err)).catch((e: Error) => this.logger.error(`could not record failure of ${job.data.event.id}: ${e.message}`));
   }
 
   /**
@@ -231,12 +244,13 @@ export class EventQueue implements OnApplicationBootstrap {
    * then it is on its way, and its retry here does nothing.
    */
   private async requeue(jobs: readonly Job<EventJobData>[], fresh: boolean): Promise<void> {
-    await this.outcomes.clearFailed(jobs.map((j) => j.data.event.id));
+    const reasons = await this.outcomes.clearFailed(jobs.map((j) => j.data.event.id));
     await Promise.all(
       jobs.map((job) =>
         job.retry('failed', fresh ? { resetAttemptsMade: true } : undefined).catch(async () => {
           // Still failed (the queue did not take the retry): its failure is recorded again.
-          if (await job.isFailed().catch(() => true)) await this.outcomes.saveFailed(job.data.event.id, job.data.batchId, job.failedReason ?? 'failed').catch(() => undefined);
+          const id = job.data.event.id;
+          if (await job.isFailed().catch(() => true)) await this.outcomes.saveFailed(id, job.data.batchId, reasons.get(id) ?? UNEXPECTED_FAILURE).catch(() => undefined);
         }),
       ),
     );
@@ -329,14 +343,15 @@ export class EventQueue implements OnApplicationBootstrap {
 
   /**
    * Where a queued event is that the event log does not hold yet: waiting (or running, or
-   * waiting for a retry), or failed before it was stored, with the reason; `undefined` when the
+   * waiting for a retry), or failed before it was stored; `undefined` when the
    * queue has no job for it.
    */
   async jobState(eventId: string): Promise<{ state: 'queued' | 'failed'; error: string | null } | undefined> {
     const job = await withTimeout(this.queue().then((q) => this.jobOf(q, eventId)), this.config.queueTimeoutMs, QUEUE_DOWN);
     if (!job) return undefined;
     const state = await withTimeout(job.getState(), this.config.queueTimeoutMs, QUEUE_DOWN);
-    if (state === 'failed') return { state, error: job.failedReason ?? null };
+    // The job's own reason is for the failed-jobs list (scope admin): a failure with no outcome recorded.
+    if (state === 'failed') return { state, error: UNEXPECTED_FAILURE };
     return state === 'completed' || state === 'unknown' ? undefined : { state: 'queued', error: null };
   }
 
