@@ -52,7 +52,7 @@ async function main() {
         const after = cpuSeconds(match);
         const used = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
         t.p99s.push(r.p99);
-        t.requests += r.requestsPerSec * seconds;
+        t.requests += r.requests;
         t.node += used('node');
         t.postgres += used('postgres');
         t.rates.push(r.requestsPerSec);

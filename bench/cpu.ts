@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { batchSettings, ingestBatches } from './batch.bench';
 import { startBenchApi, startEchoServer, transaction } from './http.bench';
-import { cpuDuring, fmt, load, paced, table } from './support';
+import { cpuDuring, fmt, load, paced, perUnit, POSTGRES, SERVICE, table } from './support';
 
 /**
  * `node dist/bench/cpu.js [build's dist/apps/api/src/main.js] [seconds]`: where the CPU of
@@ -14,8 +14,8 @@ import { cpuDuring, fmt, load, paced, table } from './support';
  * per event: `events` (20,000 by default) posted as the batch benchmark posts them, with the
  * service's workers at `concurrency` (512, its default on Redis). With `--intake`, the service's
  * workers are off (WORKERS_ENABLED=false): what taking the batches in costs, without running them.
- * With `--workers N`, N worker processes (apps/worker) run beside the service, on the same settings
- * (with `--intake`, they alone work the queue); `service (Node)` is then all of them together.
+ * With `--workers N` (not with `--intake`), N worker processes (apps/worker) run beside the service,
+ * on the same settings; `service (Node)` is then all of them together.
  *
  * `node dist/bench/cpu.js [build] --rate <req/s>[,<req/s>...] [seconds]`: the same per request at
  * steady paced rates (the HTTP benchmark's half-load pacing), one row per rate, each after 2 s of
@@ -29,7 +29,9 @@ async function main() {
   if (intake >= 0) args.splice(intake, 1);
   const workersAt = args.indexOf('--workers');
   const workers = workersAt >= 0 ? Number(args.splice(workersAt, 2)[1]) : 0;
-  if (!(workers >= 0)) throw new Error('usage: --workers <worker processes beside the service>');
+  if (!Number.isInteger(workers) || workers < 0) throw new Error('usage: --workers <worker processes beside the service>');
+  // Intake alone is timed until the batches are taken in: workers would be counted for part of the queue.
+  if (workers && (intake >= 0 || !args.includes('--batch'))) throw new Error('--workers goes with --batch, without --intake');
   const echo = args.indexOf('--echo');
   if (echo >= 0) args.splice(echo, 1);
   const rateAt = args.indexOf('--rate');
@@ -74,7 +76,7 @@ async function main() {
   const api = await startBenchApi(main);
   try {
     await load(api.url, { body: transaction, seconds: 3, headers: api.headers });
-    const result = await measure(api.pid, 'load generator (autocannon)', () => load(api.url, { body: transaction, seconds, headers: api.headers }), (r) => r.requestsPerSec * seconds, 'request');
+    const result = await measure(api.pid, 'load generator (autocannon)', () => load(api.url, { body: transaction, seconds, headers: api.headers }), (r) => r.requests, 'request');
     console.log(`${fmt(result.requestsPerSec)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms over ${seconds} s at 100 connections`);
   } finally {
     await api.stop();
@@ -91,9 +93,9 @@ async function atRates(url: string, headers: Record<string, string>, pid: number
     try {
       await paced(url, { body: transaction, seconds: 2, headers, rate, agent });
       const { result, used, elapsed } = await cpuDuring(pid, 'load generator', () => paced(url, { body: transaction, seconds, headers, rate, agent }));
-      const requests = result.requestsPerSec * seconds;
-      const per = (name: string) => `${fmt(((used.get(name) ?? 0) * 1e6) / requests)} (${fmt((100 * (used.get(name) ?? 0)) / elapsed)}%)`;
-      rows.push([fmt(rate), per('service (Node)'), per('PostgreSQL'), per('load generator'), fmt(result.p50, 1), fmt(result.p99, 1)]);
+      const us = perUnit(used, result.requests);
+      const per = (name: string) => `${fmt(us.get(name) ?? 0)} (${fmt((100 * (used.get(name) ?? 0)) / elapsed)}%)`;
+      rows.push([fmt(rate), per(SERVICE), per(POSTGRES), per('load generator'), fmt(result.p50, 1), fmt(result.p99, 1)]);
     } finally {
       agent.destroy();
     }
@@ -104,8 +106,8 @@ async function atRates(url: string, headers: Record<string, string>, pid: number
 /** Runs `work` and prints the CPU each process used meanwhile, per unit of work (`count` of its result). */
 async function measure<T>(service: number | readonly number[], self: string, work: () => Promise<T>, count: (r: T) => number, unit: string): Promise<T> {
   const { result, used, elapsed } = await cpuDuring(service, self, work);
-  const units = count(result);
-  const rows = [...used].map(([name, seconds]) => [name, fmt((seconds * 1e6) / units), `${fmt((100 * seconds) / elapsed)}%`]);
+  const us = perUnit(used, count(result));
+  const rows = [...used].map(([name, seconds]) => [name, fmt(us.get(name) ?? 0), `${fmt((100 * seconds) / elapsed)}%`]);
   console.log(table(['process', `CPU µs per ${unit}`, 'share of one core'], rows));
   return result;
 }

@@ -47,28 +47,28 @@ export function start(script: string, env: Record<string, string>, node = proces
 }
 
 export async function waitFor(url: string, child: Child, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.proc.exitCode !== null) throw new Error(`process exited early:\n${child.output()}`);
-    const res = await fetch(url).catch(() => undefined);
-    if (res?.ok) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} not ready in time:\n${child.output()}`);
+  await until(child, `${url} ready`, async () => (await fetch(url).catch(() => undefined))?.ok === true, timeoutMs);
 }
 
 /** Waits until `child` has written `line` (a process without HTTP, such as a worker). */
 export async function started(child: Child, line: string, timeoutMs = 90_000): Promise<void> {
+  await until(child, `"${line}" written`, async () => child.output().includes(line), timeoutMs);
+}
+
+async function until(child: Child, what: string, done: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!child.output().includes(line)) {
-    if (child.proc.exitCode !== null) throw new Error(`process exited early:\n${child.output()}`);
-    if (Date.now() > deadline) throw new Error(`"${line}" not written in time:\n${child.output()}`);
+  while (Date.now() < deadline) {
+    if (child.proc.exitCode !== null || child.proc.signalCode !== null) throw new Error(`process exited early:\n${child.output()}`);
+    if (await done()) return;
     await new Promise((r) => setTimeout(r, 200));
   }
+  throw new Error(`not ${what} in time:\n${child.output()}`);
 }
 
 export interface LoadResult {
   requestsPerSec: number;
+  /** Requests answered (2xx or not) in the run. */
+  requests: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -95,6 +95,7 @@ export async function load(url: string, opts: { body: () => unknown; connections
   });
   return {
     requestsPerSec: result.requests.average,
+    requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -161,7 +162,7 @@ export async function paced(url: string, opts: { body: () => unknown; rate: numb
   if (!opts.agent) agent.destroy();
   const elapsed = (performance.now() - start) / 1000;
   opts.record?.push(...latencies);
-  return { requestsPerSec: latencies.length / Math.max(elapsed, opts.seconds), p50: percentile(latencies, 50), p99: percentile(latencies, 99), non2xx, errors: errors + pending };
+  return { requestsPerSec: latencies.length / Math.max(elapsed, opts.seconds), requests: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), non2xx, errors: errors + pending };
 }
 
 /** The `p`th percentile of `values` (sorts them in place); NaN for none. */
@@ -259,8 +260,12 @@ export async function benchConfigDir(extraRules: Record<string, string>): Promis
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** CPU seconds (user + system) used so far by the processes `match` names, summed by name (Linux /proc; empty elsewhere). */
-export function cpuSeconds(match: (pid: number, cmdline: string) => string | undefined): Map<string, number> {
+/**
+ * CPU seconds (user + system) used so far by the processes `match` names, summed by name (Linux
+ * /proc; empty elsewhere). For a process named `withChildren`, the CPU of its children that have
+ * exited is counted too: PostgreSQL's server, whose backends come and go with connections.
+ */
+export function cpuSeconds(match: (pid: number, cmdline: string) => string | undefined, withChildren?: string): Map<string, number> {
   const totals = new Map<string, number>();
   const tick = 100; // USER_HZ on Linux
   let entries: string[];
@@ -281,27 +286,38 @@ export function cpuSeconds(match: (pid: number, cmdline: string) => string | und
     }
     const name = match(Number(entry), cmdline);
     if (!name) continue;
-    // Fields after the command name: utime and stime are the 12th and 13th.
+    // Fields after the command name: utime and stime are the 12th and 13th, cutime and cstime (exited children) the 14th and 15th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    totals.set(name, (totals.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / tick);
+    const own = Number(fields[11]) + Number(fields[12]);
+    const children = name === withChildren ? Number(fields[13]) + Number(fields[14]) : 0;
+    totals.set(name, (totals.get(name) ?? 0) + (own + children) / tick);
   }
   return totals;
 }
 
+/** The names {@link cpuDuring} gives: the measured Node process(es), and the servers. */
+export const SERVICE = 'service (Node)';
+export const POSTGRES = 'PostgreSQL';
+export const REDIS = 'Redis';
+
+/** PostgreSQL's processes: its server (`.../bin/postgres -D ...`) and the backends and helpers it starts (`postgres: ...`). */
+const isPostgres = (cmdline: string) => cmdline.startsWith('postgres') || /\/bin\/postgres\0/.test(cmdline);
+
 /**
  * Runs `work` and returns the CPU seconds each process used meanwhile, by name: the process
- * `service` (or each of several, summed) as `service (Node)`, this one as `self`, PostgreSQL's and Redis's (Linux only; the
- * map is empty elsewhere), with the wall time it took.
+ * `service` (or each of several, summed) as {@link SERVICE}, this one as `self`, PostgreSQL's
+ * and Redis's (every one on the machine: other work there counts too; Linux only, the map is
+ * empty elsewhere), with the wall time it took.
  */
 export async function cpuDuring<T>(service: number | readonly number[] | undefined, self: string, work: () => Promise<T>): Promise<{ result: T; used: Map<string, number>; elapsed: number }> {
   const services = new Set(typeof service === 'number' ? [service] : service);
   const match = (pid: number, cmdline: string) =>
-    services.has(pid) ? 'service (Node)' : pid === process.pid ? self : cmdline.startsWith('postgres') ? 'PostgreSQL' : cmdline.startsWith('redis') ? 'Redis' : undefined;
-  const before = cpuSeconds(match);
+    services.has(pid) ? SERVICE : pid === process.pid ? self : isPostgres(cmdline) ? POSTGRES : cmdline.startsWith('redis') ? REDIS : undefined;
+  const before = cpuSeconds(match, POSTGRES);
   const started = process.hrtime.bigint();
   const result = await work();
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  const used = new Map([...cpuSeconds(match)].map(([name, total]) => [name, total - (before.get(name) ?? 0)]));
+  const used = new Map([...cpuSeconds(match, POSTGRES)].map(([name, total]) => [name, total - (before.get(name) ?? 0)]));
   return { result, used, elapsed };
 }
 
@@ -316,11 +332,17 @@ export function cpuCell(us: ReadonlyMap<string, number>, names: readonly string[
 }
 
 /**
- * What a throughput target leaves to spend: at `rate` units per second, the machine's cores
- * have `cores * 1e6 / rate` µs of CPU per unit for every process on it, and one Node process,
- * which runs on one core, `1e6 / rate` µs of its own.
+ * What a throughput target leaves to spend, as a paragraph: at `rate` units per second the
+ * machine's cores have `cores * 1e6 / rate` µs of CPU per unit for every process on it, and one
+ * Node process, which runs on one core, `1e6 / rate` µs of its own; then what was spent (`spent`,
+ * sentences of µs per unit made by the caller from its rows).
  */
-export function cpuBudget(rate: number): { cores: number; all: number; oneProcess: number } {
+export function cpuBudget(target: string, rate: number, unit: string, spent: string): string {
   const cores = availableParallelism();
-  return { cores, all: (cores * 1e6) / rate, oneProcess: 1e6 / rate };
+  return `**CPU budget.** ${target} is ${fmt(rate)} ${unit}s/s. At that rate the machine's ${cores} cores have ${fmt((cores * 1e6) / rate)} µs of CPU per ${unit} for everything on them, and the service, one Node process on one core, ${fmt(1e6 / rate)} µs of its own. ${spent}`;
+}
+
+/** The sum of `names`' values in `us` (µs per unit by process). */
+export function total(us: ReadonlyMap<string, number>, names: readonly string[]): number {
+  return names.reduce((a, n) => a + (us.get(n) ?? 0), 0);
 }
