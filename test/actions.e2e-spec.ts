@@ -4,11 +4,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { createHttpApp, loadConfig, QueueService, rowParams, shutdownApp } from '@arbiter/platform';
-import { Action, ACTIONS_QUEUE, ActionExecutor, EventSinks, SIGNATURE_HEADER, webhookSignature, type ActionContext, type ActionEvent, type ActionHandler, type EmittedEvent, type MatchedRule } from '@arbiter/actions';
+import { Action, ACTIONS_QUEUE, ActionExecutor, ENQUEUE_FAILED, EventSinks, SIGNATURE_HEADER, webhookSignature, type ActionContext, type ActionEvent, type ActionHandler, type EmittedEvent, type MatchedRule } from '@arbiter/actions';
 import { AppModule } from '../apps/api/src/app.module';
 import { STATUS_CHANGES } from '../libs/actions/src/action-log.repository';
 import { IssueCouponAction } from '../libs/actions/src/examples/issue-coupon.action';
-import { environment, MODES, type Mode } from './support/harness';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { environment, MODES, runnable, type Mode } from './support/harness';
+import { freePort, poll } from './support/processes';
 
 /** Counts real executions, so a test can prove a replay did not run the action again. */
 @Injectable()
@@ -339,5 +341,57 @@ describe('actions auth', () => {
     const allowed = await t.inject({ method: 'GET', url: '/v1/actions/failed', headers: { authorization: 'Bearer admin-key-123' } });
     expect(allowed.statusCode).toBe(200);
     expect(allowed.json()).toEqual({ items: [], next: null });
+  });
+});
+
+// A deferred action whose queue does not answer (its Redis stopped with SIGSTOP: the connection
+// stays open, nothing answers): the event goes on after QUEUE_TIMEOUT_MS with the action failed,
+// and the action is kept, listed and queued again on request, not lost.
+const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a deferred action whose queue does not answer (%s)', (mode) => {
+  let redis: ChildProcess;
+  let t: Booted;
+  const receiver = new Receiver();
+  beforeAll(async () => {
+    await receiver.start();
+    const port = await freePort();
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await poll(async () => spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().trim(), (v) => v === 'PONG', 10_000);
+    t = await boot(mode, { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_TIMEOUT_MS: '300' });
+  });
+  afterAll(async () => {
+    redis?.kill('SIGCONT');
+    await t?.close();
+    redis?.kill('SIGKILL');
+    await receiver.stop();
+  });
+
+  it("reports it failed without the queue's words, keeps and lists it, and runs it once when the queue answers again", async () => {
+    const hook = match('r_hook_down', [{ action: 'webhook', params: { url: receiver.url, body: { n: 1 } } }]);
+    const e = event();
+    // The queue connection is opened first, so the stop hits an established connection.
+    await t.app.get(QueueService).ping(ACTIONS_QUEUE);
+    redis.kill('SIGSTOP');
+    let key = '';
+    try {
+      const [outcome] = await t.executor.execute(e, [hook]);
+      expect(outcome).toMatchObject({ mode: 'deferred', status: 'failed', error: { code: 'ENQUEUE_FAILED', message: ENQUEUE_FAILED } });
+      key = outcome.idempotencyKey;
+      expect(await logRow(t.db, key)).toMatchObject({ status: 'failed', error_code: 'ENQUEUE_FAILED', attempts: 0 });
+      // A replay of the event reports it as it stands and waits on nothing.
+      const [replayed] = await t.executor.execute(e, [hook]);
+      expect(replayed).toMatchObject({ status: 'failed', replayed: true, error: { code: 'ENQUEUE_FAILED' } });
+      const listed = (await t.inject({ method: 'GET', url: '/v1/actions/failed' })).json().items;
+      expect(listed.find((i: { idempotency_key: string }) => i.idempotency_key === key)).toMatchObject({ action: 'webhook', status: 'failed', error: { code: 'ENQUEUE_FAILED' } });
+    } finally {
+      redis.kill('SIGCONT');
+    }
+    // The add given up on reaches the queue once Redis answers, and runs: once, under its key.
+    await eventually(async () => (await logRow(t.db, key)).status === 'succeeded');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.requests.map((r) => r.headers['idempotency-key'])).toEqual([key]);
+    const id = (await logRow(t.db, key)).id;
+    expect((await t.inject({ method: 'POST', url: `/v1/actions/failed/${id}/retry` })).json().error.code).toBe('ACTION_NOT_FAILED');
   });
 });

@@ -194,10 +194,6 @@ export class ActionLogRepository {
     return affected > 0;
   }
 
-  async remove(idempotencyKey: string): Promise<void> {
-    await this.repo.delete({ idempotencyKey });
-  }
-
   /** Failed deferred executions, newest first; `before` is the id of the last entry of the previous page. */
   failed(limit: number, before?: string): Promise<ActionLogEntry[]> {
     const qb = this.repo.createQueryBuilder('a').where(`a.status = 'failed'`).andWhere(`a.mode = 'deferred'`);

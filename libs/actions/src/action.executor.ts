@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, QueueService, type CarriedRow } from '@arbiter/platform';
+import { AppConfig, QueueService, withTimeout, type CarriedRow } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import type { ActionContext, ActionEvent, ActionMode, RegisteredAction } from './action.interfaces';
 import type { ActionLogEntry, ActionStatus } from './action-log.entity';
@@ -162,10 +162,13 @@ export class ActionExecutor {
       try {
         await this.enqueue(action, { key, action: action.name, params: { ...invocation.params }, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index });
       } catch (err) {
-        // Release the key so a replay of the event can enqueue it once the queue is back.
-        await this.log.remove(key).catch(() => undefined);
+        // Kept as a failed entry, not lost: GET /v1/actions/failed lists it and its retry queues it
+        // from the log. The queue's own words (a host, a port) are for the log, not the answer.
+        this.logger.warn(`deferred action ${action.name} (${key}) could not be queued: ${(err as Error).message}`);
+        const error = { code: 'ENQUEUE_FAILED', message: ENQUEUE_FAILED };
+        await this.log.update(key, { status: 'failed', errorCode: error.code, errorMessage: error.message, attempts: 0 }).catch((e: Error) => this.logger.error(`could not record that ${key} was not queued: ${e.message}`));
         this.executions.inc({ action: action.name, mode: 'deferred', outcome: 'failed' });
-        return outcomeOf(base, 'deferred', 'failed', { error: { code: 'ENQUEUE_FAILED', message: `could not enqueue: ${(err as Error).message}` } });
+        return outcomeOf(base, 'deferred', 'failed', { error });
       }
       this.executions.inc({ action: action.name, mode: 'deferred', outcome: 'queued' });
       return outcomeOf(base, 'deferred', 'queued');
@@ -207,16 +210,23 @@ export class ActionExecutor {
   }
 
   /** Adds (or re-adds) the job of a deferred execution with the action's retry policy. */
+  /**
+   * Queues a deferred action's job, waiting at most `QUEUE_TIMEOUT_MS` for the queue: an event
+   * does not hang on a queue that does not answer. (A job so given up on may still land once the
+   * queue answers; its id is the action's key, so it is queued once either way.)
+   */
   async enqueue(action: RegisteredAction, data: ActionJobData): Promise<void> {
-    const queue = await this.queues.queue<ActionJobData>(ACTIONS_QUEUE);
-    await queue.add(action.name as never, data as never, {
-      jobId: data.key,
-      attempts: action.retry.attempts,
-      backoff: { type: 'exponential', delay: action.retry.backoffMs },
-      // Succeeded executions live on in the action log; failed jobs stay for the retry endpoint.
-      removeOnComplete: { count: 1000 },
-      removeOnFail: false,
-    });
+    const adding = this.queues.queue<ActionJobData>(ACTIONS_QUEUE).then((queue) =>
+      queue.add(action.name as never, data as never, {
+        jobId: data.key,
+        attempts: action.retry.attempts,
+        backoff: { type: 'exponential', delay: action.retry.backoffMs },
+        // Succeeded executions live on in the action log; failed jobs stay for the retry endpoint.
+        removeOnComplete: { count: 1000 },
+        removeOnFail: false,
+      }),
+    );
+    await withTimeout(adding, this.config.queueTimeoutMs, () => new Error(`the actions queue did not answer within QUEUE_TIMEOUT_MS (${this.config.queueTimeoutMs} ms)`));
   }
 }
 
@@ -273,6 +283,9 @@ function carryFor(carry: (row: CarriedRow) => void, reported: () => unknown): No
 function normalise(result: unknown): unknown {
   return result === undefined ? undefined : JSON.parse(JSON.stringify(result));
 }
+
+/** What an action that could not be queued reports (the reason is in the log). */
+export const ENQUEUE_FAILED = 'the action could not be queued (the queue did not answer); GET /v1/actions/failed lists it, and its retry queues it';
 
 export function describeError(err: unknown): { code: string; message: string } {
   if (err instanceof PermanentActionError) return { code: err.code, message: err.message };

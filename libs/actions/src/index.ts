@@ -9,7 +9,7 @@ export { Action } from './decorators/action.decorator';
 export type { ActionContext, ActionEvent, ActionHandler, ActionMode, ActionOptions, ActionParamSpec, RegisteredAction, RetryPolicy } from './action.interfaces';
 export { ActionRegistry } from './action.registry';
 export { ActionExplorer } from './action.explorer';
-export { ActionExecutor } from './action.executor';
+export { ActionExecutor, ENQUEUE_FAILED } from './action.executor';
 export type { ActionJobData, ActionOutcome, MatchedRule } from './action.executor';
 export type { ActionStatus } from './action-log.entity';
 export { ActionDiscoveryError, ActionNotFailedError, PermanentActionError } from './errors/action.error';
