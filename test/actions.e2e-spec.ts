@@ -394,4 +394,33 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a deferre
     const id = (await logRow(t.db, key)).id;
     expect((await t.inject({ method: 'POST', url: `/v1/actions/failed/${id}/retry` })).json().error.code).toBe('ACTION_NOT_FAILED');
   });
+
+  it('answers 503 to a retry while the queue does not answer, leaving the action failed and listed, and queues it once it answers', async () => {
+    receiver.requests.length = 0;
+    receiver.reply = () => 500;
+    const [queued] = await t.executor.execute(event(), [match('r_hook_retry', [{ action: 'webhook', params: { url: receiver.url } }])]);
+    const failed = await eventually(async () => {
+      const r = await logRow(t.db, queued.idempotencyKey);
+      return r.status === 'failed' ? r : undefined;
+    });
+    receiver.reply = () => 200;
+    const retry = () => t.inject({ method: 'POST', url: `/v1/actions/failed/${failed.id}/retry` });
+    redis.kill('SIGSTOP');
+    try {
+      const refused = await retry();
+      expect(refused.statusCode).toBe(503);
+      expect(refused.json().error).toMatchObject({ code: 'DEPENDENCY_DOWN', details: { dependency: 'queue' } });
+      expect(await logRow(t.db, queued.idempotencyKey)).toMatchObject({ status: 'failed', error_code: 'WEBHOOK_FAILED', attempts: 3 });
+      const listed = (await t.inject({ method: 'GET', url: '/v1/actions/failed' })).json().items;
+      expect(listed.map((i: { id: string }) => i.id)).toContain(failed.id);
+    } finally {
+      redis.kill('SIGCONT');
+    }
+    // What the refused retry sent may still land: either way the action runs, once more.
+    const again = await retry();
+    expect([202, 409]).toContain(again.statusCode);
+    await eventually(async () => (await logRow(t.db, queued.idempotencyKey)).status === 'succeeded');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.requests.map((r) => r.headers['idempotency-key'])).toEqual(Array(4).fill(queued.idempotencyKey));
+  });
 });

@@ -1,6 +1,6 @@
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { NotFoundError, QueueService, RequireScope, ValidationError } from '@arbiter/platform';
+import { AppConfig, DependencyDownError, NotFoundError, QueueService, RequireScope, ValidationError, withTimeout } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import { ActionExecutor, jobData, type ActionJobData } from './action.executor';
 import type { ActionLogEntry } from './action-log.entity';
@@ -43,6 +43,7 @@ export class FailedActionsController {
     private readonly queues: QueueService,
     private readonly registry: ActionRegistry,
     private readonly executor: ActionExecutor,
+    private readonly config: AppConfig,
   ) {}
 
   /** Every registered action with its params, mode and retry policy. */
@@ -74,15 +75,24 @@ export class FailedActionsController {
     const action = this.registry.get(entry.action);
     if (!action) throw new NotFoundError('action', entry.action);
     if (!(await this.log.requeue(id))) throw new ActionNotFailedError(id, 'no longer failed');
-    const queue = await this.queues.queue<ActionJobData>(ACTIONS_QUEUE);
-    const job = await queue.getJob(entry.idempotencyKey);
-    const state = job ? await job.getState() : 'unknown';
-    if (job && state === 'failed') {
-      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-    } else {
-      // The job was cleaned away (or never made it to the queue): rebuild it from the log.
-      if (job) await job.remove().catch(() => undefined);
-      await this.executor.enqueue(action, jobData(entry));
+    const requeued = async () => {
+      const queue = await this.queues.queue<ActionJobData>(ACTIONS_QUEUE);
+      const job = await queue.getJob(entry.idempotencyKey);
+      const state = job ? await job.getState() : 'unknown';
+      if (job && state === 'failed') {
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      } else {
+        // The job was cleaned away (or never made it to the queue): rebuild it from the log.
+        if (job) await job.remove().catch(() => undefined);
+        await this.executor.enqueue(action, jobData(entry));
+      }
+    };
+    try {
+      await withTimeout(requeued(), this.config.queueTimeoutMs);
+    } catch {
+      // Not queued (as far as can be told): failed as it was, still listed for the next retry.
+      await this.log.update(entry.idempotencyKey, { status: 'failed', errorCode: entry.errorCode, errorMessage: entry.errorMessage, attempts: entry.attempts });
+      throw new DependencyDownError('queue', 'the actions queue did not answer in time; the action stays failed: retry it in a moment');
     }
     const updated = await this.log.byId(id);
     return logEntryView(updated ?? entry);
