@@ -58,4 +58,23 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a queue t
     )) as { events: number; outcomes: number }[];
     expect(counts).toEqual({ events: 20, outcomes: 20 });
   });
+
+  it("takes events and segments while the growth queue does not answer: a window's re-check is skipped, a backfill is failed", async () => {
+    const req = (method: 'POST' | 'GET', url: string, payload?: object) => t.inject({ method, url, payload });
+    const windowed = { id: 'qt_frequent', when: 'events_count(type: "transaction", within: 30d) >= 1' };
+    expect((await req('POST', '/v1/growth/segments', windowed)).statusCode).toBe(201);
+    await poll(async () => (await req('GET', '/v1/growth/segments/qt_frequent')).json().backfill.status, (s) => s === 'done', 30_000);
+    redis.kill('SIGSTOP');
+    try {
+      // The event enters the user in the segment; scheduling the exit re-check waits on the queue at most QUEUE_TIMEOUT_MS.
+      const res = await req('POST', '/v1/events', { id: 'qt-growth-1', type: 'transaction', user_id: 'u-qt-growth', payload: { amount: 5, category: 'food' } });
+      expect(res.statusCode).toBe(200);
+      expect((await req('GET', '/v1/users/u-qt-growth/segments')).json().segments.map((m: { segment: string }) => m.segment)).toContain('qt_frequent');
+      const created = await req('POST', '/v1/growth/segments', { id: 'qt_big', when: 'events_count(type: "transaction", within: 30d) >= 100' });
+      expect(created.statusCode).toBe(201);
+      expect(created.json().backfill).toMatchObject({ status: 'failed' });
+    } finally {
+      redis.kill('SIGCONT');
+    }
+  });
 });

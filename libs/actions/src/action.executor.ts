@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, QueueService, withTimeout, type CarriedRow } from '@arbiter/platform';
+import { AppConfig, DependencyDownError, QueueService, type CarriedRow } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import type { ActionContext, ActionEvent, ActionMode, RegisteredAction } from './action.interfaces';
 import type { ActionLogEntry, ActionStatus } from './action-log.entity';
@@ -216,17 +216,19 @@ export class ActionExecutor {
    * queue answers; its id is the action's key, so it is queued once either way.)
    */
   async enqueue(action: RegisteredAction, data: ActionJobData): Promise<void> {
-    const adding = this.queues.queue<ActionJobData>(ACTIONS_QUEUE).then((queue) =>
-      queue.add(action.name as never, data as never, {
-        jobId: data.key,
-        attempts: action.retry.attempts,
-        backoff: { type: 'exponential', delay: action.retry.backoffMs },
-        // Succeeded executions live on in the action log; failed jobs stay for the retry endpoint.
-        removeOnComplete: { count: 1000 },
-        removeOnFail: false,
-      }),
+    await this.queues.within<unknown, ActionJobData>(
+      ACTIONS_QUEUE,
+      (queue) =>
+        queue.add(action.name as never, data as never, {
+          jobId: data.key,
+          attempts: action.retry.attempts,
+          backoff: { type: 'exponential', delay: action.retry.backoffMs },
+          // Succeeded executions live on in the action log; failed jobs stay for the retry endpoint.
+          removeOnComplete: { count: 1000 },
+          removeOnFail: false,
+        }),
+      ACTIONS_QUEUE_DOWN,
     );
-    await withTimeout(adding, this.config.queueTimeoutMs, () => new Error(`the actions queue did not answer within QUEUE_TIMEOUT_MS (${this.config.queueTimeoutMs} ms)`));
   }
 }
 
@@ -283,6 +285,9 @@ function carryFor(carry: (row: CarriedRow) => void, reported: () => unknown): No
 function normalise(result: unknown): unknown {
   return result === undefined ? undefined : JSON.parse(JSON.stringify(result));
 }
+
+/** The actions queue did not answer within QUEUE_TIMEOUT_MS. */
+export const ACTIONS_QUEUE_DOWN = () => new DependencyDownError('queue', 'the actions queue did not answer in time; retry in a moment');
 
 /** What an action that could not be queued reports (the reason is in the log). */
 export const ENQUEUE_FAILED = 'the action could not be queued (the queue did not answer); GET /v1/actions/failed lists it, and its retry queues it';

@@ -1,8 +1,8 @@
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { AppConfig, DependencyDownError, NotFoundError, QueueService, RequireScope, ValidationError, withTimeout } from '@arbiter/platform';
+import { DependencyDownError, NotFoundError, QueueService, RequireScope, ValidationError } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
-import { ActionExecutor, jobData, type ActionJobData } from './action.executor';
+import { ACTIONS_QUEUE_DOWN, ActionExecutor, jobData, type ActionJobData } from './action.executor';
 import type { ActionLogEntry } from './action-log.entity';
 import { ActionLogRepository } from './action-log.repository';
 import { ActionRegistry } from './action.registry';
@@ -43,7 +43,6 @@ export class FailedActionsController {
     private readonly queues: QueueService,
     private readonly registry: ActionRegistry,
     private readonly executor: ActionExecutor,
-    private readonly config: AppConfig,
   ) {}
 
   /** Every registered action with its params, mode and retry policy. */
@@ -75,24 +74,26 @@ export class FailedActionsController {
     const action = this.registry.get(entry.action);
     if (!action) throw new NotFoundError('action', entry.action);
     if (!(await this.log.requeue(id))) throw new ActionNotFailedError(id, 'no longer failed');
-    const requeued = async () => {
-      const queue = await this.queues.queue<ActionJobData>(ACTIONS_QUEUE);
-      const job = await queue.getJob(entry.idempotencyKey);
-      const state = job ? await job.getState() : 'unknown';
-      if (job && state === 'failed') {
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-      } else {
-        // The job was cleaned away (or never made it to the queue): rebuild it from the log.
-        if (job) await job.remove().catch(() => undefined);
-        await this.executor.enqueue(action, jobData(entry));
-      }
-    };
     try {
-      await withTimeout(requeued(), this.config.queueTimeoutMs);
-    } catch {
+      await this.queues.within<void, ActionJobData>(
+        ACTIONS_QUEUE,
+        async (queue) => {
+          const job = await queue.getJob(entry.idempotencyKey);
+          const state = job ? await job.getState() : 'unknown';
+          if (job && state === 'failed') {
+            await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+          } else {
+            // The job was cleaned away (or never made it to the queue): rebuild it from the log.
+            if (job) await job.remove().catch(() => undefined);
+            await this.executor.enqueue(action, jobData(entry));
+          }
+        },
+        ACTIONS_QUEUE_DOWN,
+      );
+    } catch (err) {
       // Not queued (as far as can be told): failed as it was, still listed for the next retry.
       await this.log.update(entry.idempotencyKey, { status: 'failed', errorCode: entry.errorCode, errorMessage: entry.errorMessage, attempts: entry.attempts });
-      throw new DependencyDownError('queue', 'the actions queue did not answer in time; the action stays failed: retry it in a moment');
+      throw err instanceof DependencyDownError ? err : ACTIONS_QUEUE_DOWN();
     }
     const updated = await this.log.byId(id);
     return logEntryView(updated ?? entry);

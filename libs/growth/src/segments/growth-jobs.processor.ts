@@ -4,7 +4,7 @@ import type { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { AppConfig, QueueService } from '@arbiter/platform';
 import { runInSession } from '@arbiter/session';
-import { GROWTH_QUEUE, growthJobId } from '../growth.constants';
+import { GROWTH_QUEUE, GROWTH_QUEUE_DOWN, growthJobId } from '../growth.constants';
 import { MembershipService, type RecheckJob } from './membership.service';
 import { SegmentService } from './segment.service';
 import { UserDirectory } from './user-directory';
@@ -43,14 +43,16 @@ export class GrowthJobsProcessor implements OnApplicationBootstrap {
       this.logger.warn(`growth job ${job?.id} failed (attempt ${job?.attemptsMade}): ${err.message}`);
       if (job?.name === 'backfill' && job.attemptsMade >= (job.opts.attempts ?? 1)) {
         const { segmentId, revision } = job.data as BackfillJob;
-        void this.dataSource
-          .query(`UPDATE growth_segments SET backfill_status = 'failed', backfill_finished_at = now() WHERE id = $1 AND backfill_revision = $2`, [segmentId, revision])
-          .catch(() => undefined);
+        void this.backfillFailed(segmentId, revision).catch(() => undefined);
       }
     });
   }
 
-  /** Starts (or restarts, for a new revision) the backfill of a segment. */
+  /**
+   * Starts (or restarts, for a new revision) the backfill of a segment. When the queue does not
+   * take its first page within QUEUE_TIMEOUT_MS, the backfill is `failed` at once (a new revision
+   * runs it again) rather than `running` with nothing behind it; the segment stands.
+   */
   async startBackfill(segmentId: string, revision: number): Promise<void> {
     const total = await this.users.count();
     await this.dataSource.query(
@@ -59,18 +61,31 @@ export class GrowthJobsProcessor implements OnApplicationBootstrap {
        WHERE id = $1 AND revision = $2`,
       [segmentId, revision, total],
     );
-    await this.enqueuePage({ segmentId, revision, after: null, done: 0 });
+    try {
+      await this.enqueuePage({ segmentId, revision, after: null, done: 0 });
+    } catch (err) {
+      this.logger.warn(`the backfill of segment "${segmentId}" (revision ${revision}) could not be queued: ${(err as Error).message}`);
+      await this.backfillFailed(segmentId, revision);
+    }
+  }
+
+  private async backfillFailed(segmentId: string, revision: number): Promise<void> {
+    await this.dataSource.query(`UPDATE growth_segments SET backfill_status = 'failed', backfill_finished_at = now() WHERE id = $1 AND backfill_revision = $2`, [segmentId, revision]);
   }
 
   private async enqueuePage(data: BackfillJob): Promise<void> {
-    const queue = await this.queues.queue<BackfillJob>(GROWTH_QUEUE);
-    await queue.add('backfill' as never, data as never, {
-      jobId: growthJobId('backfill', data.segmentId, data.revision, data.after ?? '^'),
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { count: 1000 },
-      removeOnFail: { count: 1000 },
-    });
+    await this.queues.within<unknown, BackfillJob>(
+      GROWTH_QUEUE,
+      (queue) =>
+        queue.add('backfill' as never, data as never, {
+          jobId: growthJobId('backfill', data.segmentId, data.revision, data.after ?? '^'),
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: { count: 1000 },
+          removeOnFail: { count: 1000 },
+        }),
+      GROWTH_QUEUE_DOWN,
+    );
   }
 
   private process(job: Job<RecheckJob | BackfillJob>): Promise<unknown> {

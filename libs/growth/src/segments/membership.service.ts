@@ -5,7 +5,7 @@ import { EventLogService, FactsService, type EvaluationInputs } from '@arbiter/f
 import { EventPipeline, type IncomingEvent } from '@arbiter/ingestion';
 import { AppConfig, QueueService } from '@arbiter/platform';
 import { currentSession, runInSession } from '@arbiter/session';
-import { GROWTH_QUEUE, growthJobId } from '../growth.constants';
+import { GROWTH_QUEUE, GROWTH_QUEUE_DOWN, growthJobId } from '../growth.constants';
 import { nextWindowChange } from './segment-dependencies';
 import type { CompiledSegment } from './segment.service';
 
@@ -195,15 +195,19 @@ export class MembershipService {
     }
     const due = nextWindowChange(segment.triggers.windows, (w) => oldest.get(`${w.type}|${w.withinMs}`));
     if (due === undefined) return;
-    const queue = await this.queues.queue<RecheckJob>(GROWTH_QUEUE);
-    await queue.add('recheck' as never, { segmentId: segment.id, userId } as never, {
-      jobId: growthJobId('recheck', segment.id, userId, due),
-      delay: Math.max(0, due - Date.now()),
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: true,
-      removeOnFail: { count: 1000 },
-    });
+    await this.queues.within<unknown, RecheckJob>(
+      GROWTH_QUEUE,
+      (queue) =>
+        queue.add('recheck' as never, { segmentId: segment.id, userId } as never, {
+          jobId: growthJobId('recheck', segment.id, userId, due),
+          delay: Math.max(0, due - Date.now()),
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: true,
+          removeOnFail: { count: 1000 },
+        }),
+      GROWTH_QUEUE_DOWN,
+    );
   }
 }
 

@@ -51,6 +51,19 @@ export class QueueService implements BeforeApplicationShutdown {
   }
 
   /**
+   * `work` on the named queue, waited for at most `QUEUE_TIMEOUT_MS` (`onTimeout()` past it): a
+   * caller does not hang on a queue that does not answer (Redis stalled or unreachable: ioredis
+   * holds commands until it answers). The work goes on meanwhile and may still land.
+   */
+  within<T, D = unknown>(name: string, work: (queue: Queue<D>) => Promise<T>, onTimeout: () => Error): Promise<T> {
+    return withTimeout(
+      this.queue<D>(name).then(work),
+      this.config.queueTimeoutMs,
+      onTimeout,
+    );
+  }
+
+  /**
    * Starts a worker on `name` unless workers are disabled in this process; returns it or undefined.
    * The processor runs each job; a throw fails the attempt and BullMQ retries per the job's options.
    */
