@@ -77,4 +77,20 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a queue t
       redis.kill('SIGCONT');
     }
   });
+
+  it('answers the failed-event list and its retry with 503 while Redis is stopped, and serves /metrics without waiting on it', async () => {
+    redis.kill('SIGSTOP');
+    try {
+      for (const [method, url] of [['GET', '/v1/events/failed'], ['POST', '/v1/events/failed/some-event/retry']] as const) {
+        const res = await t.inject({ method, url });
+        expect([url, res.statusCode, res.json().error]).toEqual([url, 503, expect.objectContaining({ code: 'DEPENDENCY_DOWN', details: { dependency: 'queue' } })]);
+      }
+      const metrics = await t.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.statusCode).toBe(200);
+      expect(metrics.body).toContain('arbiter_events_ingested_total');
+    } finally {
+      redis.kill('SIGCONT');
+    }
+    expect((await t.inject({ method: 'GET', url: '/v1/events/failed' })).json()).toEqual({ items: [], total: 0 });
+  });
 });

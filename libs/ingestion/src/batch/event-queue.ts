@@ -30,6 +30,9 @@ export interface FailedEventJob {
 
 const DEPTH_CACHE_MS = 250;
 
+/** The longest a metrics scrape waits for the queue's depth. */
+const METRICS_QUEUE_WAIT_MS = 1000;
+
 /** While at most this many jobs have failed, intake also reads their ids to find re-sent events among them. */
 const FAILED_SCAN_LIMIT = 1000;
 
@@ -127,7 +130,9 @@ export class EventQueue implements OnApplicationBootstrap {
       collect: async function (this: { set(labels: { queue: string }, v: number): void }) {
         // Bound to the latest EventQueue: tests boot several apps in one process.
         const current = EventQueue.latest;
-        if (current) this.set({ queue: EVENTS_QUEUE }, await current.waiting(true).catch(() => 0));
+        // A queue that does not answer leaves the last value: a scrape does not wait on it.
+        const waiting = await withTimeout(current?.waiting(true) ?? Promise.resolve(undefined), METRICS_QUEUE_WAIT_MS).catch(() => undefined);
+        if (waiting !== undefined) this.set({ queue: EVENTS_QUEUE }, waiting);
       },
     });
     EventQueue.latest = this;
@@ -175,21 +180,21 @@ export class EventQueue implements OnApplicationBootstrap {
    * whole batch is refused).
    */
   async enqueue(events: readonly IncomingEvent[]): Promise<{ batch_id: string; accepted: number }> {
-    const waiting = await withTimeout(this.waiting(), this.config.queueTimeoutMs, QUEUE_DOWN);
+    const waiting = await this.bounded(this.waiting());
     if (waiting + events.length > this.config.queueMaxDepth) {
       const throughput = Math.max(this.config.eventConcurrency * 100, 500);
       const retryAfter = Math.min(60, Math.max(1, Math.ceil((waiting + events.length - this.config.queueMaxDepth) / throughput)));
       throw new TooManyRequestsError(`the event queue is full (${waiting} waiting, limit ${this.config.queueMaxDepth}); retry later`, retryAfter);
     }
     const queue = await this.queue();
-    const [known, failedCount] = await Promise.all([this.eventLog.findMany(events.map((e) => e.id)), withTimeout(queue.getFailedCount(), this.config.queueTimeoutMs, QUEUE_DOWN)]);
-    const failed = failedCount ? await withTimeout(this.failedJobsOf(queue, events, known, failedCount), this.config.queueTimeoutMs, QUEUE_DOWN) : new Map<string, Job<EventJobData>>();
+    const [known, failedCount] = await Promise.all([this.eventLog.findMany(events.map((e) => e.id)), this.bounded(queue.getFailedCount())]);
+    const failed = failedCount ? await this.bounded(this.failedJobsOf(queue, events, known, failedCount)) : new Map<string, Job<EventJobData>>();
     const { retry, replace } = sortOut(events, new Map(known.map((e) => [e.id, e])), failed);
     const batchId = timeOrderedId();
     // The batch row first: a worker may finish an event before addBulk even returns.
     await this.outcomes.createBatch(batchId, events.map((e) => e.id));
     // A job refused because its id named another event holds the id's job key: it makes way.
-    await withTimeout(Promise.all(replace.map((job) => job.remove().catch(() => undefined))), this.config.queueTimeoutMs, QUEUE_DOWN);
+    await this.bounded(Promise.all(replace.map((job) => job.remove().catch(() => undefined))));
     const retried = new Set(retry.map((job) => job.data.event.id));
     const adding = queue.addBulk(
       events
@@ -209,8 +214,8 @@ export class EventQueue implements OnApplicationBootstrap {
           },
         })),
     );
-    await withTimeout(adding, this.config.queueTimeoutMs, QUEUE_DOWN);
-    await withTimeout(this.requeue(retry, true), this.config.queueTimeoutMs, QUEUE_DOWN);
+    await this.bounded(adding);
+    await this.bounded(this.requeue(retry, true));
     this.depth.value += events.length;
     return { batch_id: batchId, accepted: events.length };
   }
@@ -285,12 +290,11 @@ export class EventQueue implements OnApplicationBootstrap {
    * `POST /v1/events`) is removed on the way, not listed.
    */
   async failed(start = 0, count = 50): Promise<{ items: FailedEventJob[]; total: number }> {
-    const queue = await this.queue();
-    const [page, total] = await Promise.all([queue.getFailed(start, start + count - 1), queue.getFailedCount()]);
+    const [page, total] = await this.bounded(this.queue().then((queue) => Promise.all([queue.getFailed(start, start + count - 1), queue.getFailedCount()])));
     const listed = page.filter(Boolean);
     const done = await this.processedSince(listed);
     const jobs = listed.filter((j) => !done.has(j));
-    await Promise.all([...done].map((j) => j.remove().catch(() => undefined)));
+    await this.bounded(Promise.all([...done].map((j) => j.remove().catch(() => undefined))));
     return {
       total: total - (listed.length - jobs.length),
       items: jobs.map((job) => ({
@@ -306,19 +310,18 @@ export class EventQueue implements OnApplicationBootstrap {
   }
 
   async retry(id: string): Promise<{ id: string; state: string }> {
-    const queue = await this.queue();
-    const job = await this.jobOf(queue, id);
-    if (!job || !(await job.isFailed())) throw new NotFoundError('failed event job', id);
+    const job = await this.bounded(this.queue().then((queue) => this.failedJobOf(queue, id)));
+    if (!job) throw new NotFoundError('failed event job', id);
     const [stored] = await this.eventLog.findMany([id]);
     const fields = stored ? differingFields(stored, job.data.event) : [];
     // Refused because another event took its id: it would be again.
     if (fields.length) throw new EventIdReusedError([{ eventId: id, fields }]);
     // The log holds this very event: done means processed since the job failed.
     if (stored && (await this.outcomes.doneAmong([id])).length) {
-      await job.remove().catch(() => undefined);
+      await this.bounded(job.remove().catch(() => undefined));
       throw new ConflictError('EVENT_ALREADY_PROCESSED', `event ${id} was processed since its job failed (GET /v1/events/${encodeURIComponent(id)}); its failed job is removed`);
     }
-    await this.requeue([job], false);
+    await this.bounded(this.requeue([job], false));
     return { id, state: 'waiting' };
   }
 
@@ -347,9 +350,9 @@ export class EventQueue implements OnApplicationBootstrap {
    * queue has no job for it.
    */
   async jobState(eventId: string): Promise<{ state: 'queued' | 'failed'; error: string | null } | undefined> {
-    const job = await withTimeout(this.queue().then((q) => this.jobOf(q, eventId)), this.config.queueTimeoutMs, QUEUE_DOWN);
+    const job = await this.bounded(this.queue().then((q) => this.jobOf(q, eventId)));
     if (!job) return undefined;
-    const state = await withTimeout(job.getState(), this.config.queueTimeoutMs, QUEUE_DOWN);
+    const state = await this.bounded(job.getState());
     // The job's own reason is for the failed-jobs list (scope admin): a failure with no outcome recorded.
     if (state === 'failed') return { state, error: UNEXPECTED_FAILURE };
     return state === 'completed' || state === 'unknown' ? undefined : { state: 'queued', error: null };
@@ -363,6 +366,11 @@ export class EventQueue implements OnApplicationBootstrap {
       this.depth = { value: counts.waiting + counts.delayed + (counts.prioritized ?? 0), at: now };
     }
     return this.depth.value;
+  }
+
+  /** `work` on the queue, waited for at most QUEUE_TIMEOUT_MS: past it, 503 DEPENDENCY_DOWN (`queue`). */
+  private bounded<T>(work: Promise<T>): Promise<T> {
+    return withTimeout(work, this.config.queueTimeoutMs, QUEUE_DOWN);
   }
 
   private queue(): Promise<Queue<EventJobData>> {
