@@ -1,6 +1,8 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { preparedQuery } from '@arbiter/platform';
+import { preparedQuery, QueueService } from '@arbiter/platform';
+import { EVENTS_QUEUE } from '@arbiter/ingestion';
+import { poll } from './support/processes';
 import { bootApi, runnable, type Mode, type TestApp } from './support/harness';
 
 // STORE_TIMEOUT_MS bounds the event path's waits on PostgreSQL: a lock held elsewhere makes the
@@ -10,7 +12,7 @@ describe.each<Mode>(runnable('postgres+redis'))('a database slower than STORE_TI
   let t: TestApp;
   let other: Client;
   beforeAll(async () => {
-    t = await bootApi(mode, { STORE_TIMEOUT_MS: '300' });
+    t = await bootApi(mode, { STORE_TIMEOUT_MS: '300', EVENT_ATTEMPTS: '1' });
     other = new Client({ connectionString: t.env.DATABASE_URL });
     await other.connect();
   });
@@ -55,6 +57,27 @@ describe.each<Mode>(runnable('postgres+redis'))('a database slower than STORE_TI
 
     const repeat = await send();
     expect(repeat.json()).toMatchObject({ event_id: event.id, duplicate: true });
+  });
+
+  it("tells a queued event's reader that the database did not answer, in the words a call would have had, not the database's", async () => {
+    const queued = { ...event, id: 'slow-store-queued', user_id: 'u-slow-store-queued' };
+    const queue = await t.app.get(QueueService).queue(EVENTS_QUEUE);
+    const failedBefore = await queue.getFailedCount();
+    await other.query('BEGIN');
+    await other.query('LOCK TABLE event_outcomes IN ACCESS EXCLUSIVE MODE');
+    try {
+      expect((await t.inject({ method: 'POST', url: '/v1/events/batch', payload: { events: [queued] } })).statusCode).toBe(202);
+      // Its one attempt gives up on the outcome's statement while the lock holds.
+      await poll(() => queue.getFailedCount(), (n) => n > failedBefore, 30_000);
+    } finally {
+      await other.query('ROLLBACK');
+    }
+    const got = await poll(async () => (await t.inject({ method: 'GET', url: `/v1/events/${queued.id}` })).json(), (b) => b.status === 'failed', 30_000);
+    expect(got.error).toMatch(/database did not answer in time/);
+    expect(got.error).not.toMatch(/statement timeout|canceling/);
+    // The failed-jobs list (scope admin) has the database's own words.
+    const listed = (await t.inject({ method: 'GET', url: '/v1/events/failed' })).json().items.find((i: { id: string }) => i.id === queued.id);
+    expect(listed.error).toMatch(/statement timeout/);
   });
 
   it("limits the event path's statement connections, and not TypeORM's, which run the migrations", async () => {

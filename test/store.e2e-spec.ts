@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { ACTIONS_MIGRATIONS } from '@arbiter/actions';
 import { EventSource2561732400840000 } from '@arbiter/facts';
 import { FRAUD_MIGRATIONS } from '@arbiter/fraud';
-import { INGESTION_MIGRATIONS } from '@arbiter/ingestion';
+import { INGESTION_MIGRATIONS, UNEXPECTED_FAILURE } from '@arbiter/ingestion';
 import { JsonText, preparedQuery, rowParams, STATEMENT_SETTINGS } from '@arbiter/platform';
 import { bootApi, runnable, type Mode, type TestApp } from './support/harness';
 
@@ -96,6 +96,23 @@ describe.each<Mode>(runnable('embedded', 'postgres'))('store on %s', (mode) => {
     } finally {
       await runner.release();
     }
+  });
+
+  it("rewrites the reasons of failures recorded before in the words a client may read, and leaves done outcomes alone", async () => {
+    const [failed, done] = [`old-failure-${mode}`, `old-done-${mode}`];
+    await ds.query(`INSERT INTO event_outcomes (event_id, status, error) VALUES ($1, 'failed', 'connect ECONNREFUSED 10.1.2.3:5432'), ($2, 'done', NULL)`, [failed, done]);
+    const Migration = INGESTION_MIGRATIONS.find((m) => m.name === 'PublicFailureReasons1732400850000')!;
+    const runner = ds.createQueryRunner();
+    try {
+      await new Migration().up(runner);
+    } finally {
+      await runner.release();
+    }
+    const rows = await ds.query('SELECT event_id, status, error FROM event_outcomes WHERE event_id = ANY($1) ORDER BY status', [[failed, done]]);
+    expect(rows).toEqual([
+      { event_id: done, status: 'done', error: null },
+      { event_id: failed, status: 'failed', error: UNEXPECTED_FAILURE },
+    ]);
   });
 
   it('keeps every stored outcome, decision and action-log document through the json migrations, down and up again', async () => {

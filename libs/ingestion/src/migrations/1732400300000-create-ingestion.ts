@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { OutcomesJson1732400820000 } from './1732400820000-outcomes-json';
+import { PublicFailureReasons1732400850000 } from './1732400850000-public-failure-reasons';
 
 /** Outcomes of processed events (idempotent replies, batch progress) and accepted batches. */
 export class CreateIngestion1732400300000 implements MigrationInterface {
@@ -28,4 +29,4 @@ export class CreateIngestion1732400300000 implements MigrationInterface {
   }
 }
 
-export const INGESTION_MIGRATIONS = [CreateIngestion1732400300000, OutcomesJson1732400820000];
+export const INGESTION_MIGRATIONS = [CreateIngestion1732400300000, OutcomesJson1732400820000, PublicFailureReasons1732400850000];
