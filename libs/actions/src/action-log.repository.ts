@@ -187,6 +187,20 @@ export class ActionLogRepository {
     return rows.length > 0;
   }
 
+  /**
+   * Changes an entry only while it stands as `expected` says (its status, and its error code when
+   * given); true when it did. For a write that may cross a worker's: the worker's stands.
+   */
+  async updateIf(idempotencyKey: string, expected: { status: ActionStatus; errorCode?: string | null }, change: StatusChange): Promise<boolean> {
+    const rows: unknown[] = await this.repo.query(
+      `WITH u AS (UPDATE action_log SET status = $3, error_code = $4, error_message = $5, attempts = COALESCE($6, attempts), updated_at = now()
+         WHERE idempotency_key = $1 AND status = $2 AND ($7::text IS NULL OR error_code = $7)
+         RETURNING 1) SELECT * FROM u`,
+      [idempotencyKey, expected.status, change.status, change.errorCode ?? null, change.errorMessage ?? null, change.attempts ?? null, expected.errorCode ?? null],
+    );
+    return rows.length > 0;
+  }
+
   /** Moves a failed entry back to `queued`; false when it was not failed (someone else retried it). */
   async requeue(id: string): Promise<boolean> {
     // TypeORM answers an UPDATE with [rows, affected].

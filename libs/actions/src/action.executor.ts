@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, DependencyDownError, QueueService, type CarriedRow } from '@arbiter/platform';
+import { AppConfig, QueueDownError, QueueService, type CarriedRow } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import type { ActionContext, ActionEvent, ActionMode, RegisteredAction } from './action.interfaces';
 import type { ActionLogEntry, ActionStatus } from './action-log.entity';
@@ -159,14 +159,20 @@ export class ActionExecutor {
     }
 
     if (action.mode === 'deferred') {
+      // Kept as a failed entry when not queued, not lost: GET /v1/actions/failed lists it and its
+      // retry queues it from the log. A job given up on that lands later puts it back to queued.
+      let markedFailed: Promise<unknown> = Promise.resolve();
+      const error = { code: 'ENQUEUE_FAILED', message: ENQUEUE_FAILED };
       try {
-        await this.enqueue(action, { key, action: action.name, params: { ...invocation.params }, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index });
+        await this.enqueue(action, { key, action: action.name, params: { ...invocation.params }, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index }, (settled) => {
+          if (settled.status === 'fulfilled') void markedFailed.then(() => this.log.updateIf(key, { status: 'failed', errorCode: error.code }, { status: 'queued', errorCode: null, errorMessage: null, attempts: 0 })).catch(() => undefined);
+        });
       } catch (err) {
-        // Kept as a failed entry, not lost: GET /v1/actions/failed lists it and its retry queues it
-        // from the log. The queue's own words (a host, a port) are for the log, not the answer.
+        // The queue's own words (a host, a port) are for the log, not the answer.
         this.logger.warn(`deferred action ${action.name} (${key}) could not be queued: ${(err as Error).message}`);
-        const error = { code: 'ENQUEUE_FAILED', message: ENQUEUE_FAILED };
-        await this.log.update(key, { status: 'failed', errorCode: error.code, errorMessage: error.message, attempts: 0 }).catch((e: Error) => this.logger.error(`could not record that ${key} was not queued: ${e.message}`));
+        // Unless a worker got to it meanwhile: what the worker wrote stands.
+        markedFailed = this.log.updateIf(key, { status: 'queued' }, { status: 'failed', errorCode: error.code, errorMessage: error.message, attempts: 0 }).catch((e: Error) => this.logger.error(`could not record that ${key} was not queued: ${e.message}`));
+        await markedFailed;
         this.executions.inc({ action: action.name, mode: 'deferred', outcome: 'failed' });
         return outcomeOf(base, 'deferred', 'failed', { error });
       }
@@ -209,13 +215,13 @@ export class ActionExecutor {
     else await this.log.update(step.key, change);
   }
 
-  /** Adds (or re-adds) the job of a deferred execution with the action's retry policy. */
   /**
-   * Queues a deferred action's job, waiting at most `QUEUE_TIMEOUT_MS` for the queue: an event
-   * does not hang on a queue that does not answer. (A job so given up on may still land once the
-   * queue answers; its id is the action's key, so it is queued once either way.)
+   * Adds (or re-adds) the job of a deferred execution with the action's retry policy, waiting at
+   * most `QUEUE_TIMEOUT_MS` for the queue: an event does not hang on a queue that does not answer.
+   * A job so given up on may still land once the queue answers (`late` hears of it); its id is the
+   * action's key, so it is queued once either way.
    */
-  async enqueue(action: RegisteredAction, data: ActionJobData): Promise<void> {
+  async enqueue(action: RegisteredAction, data: ActionJobData, late?: (settled: PromiseSettledResult<unknown>) => void): Promise<void> {
     await this.queues.within<unknown, ActionJobData>(
       ACTIONS_QUEUE,
       (queue) =>
@@ -228,6 +234,7 @@ export class ActionExecutor {
           removeOnFail: false,
         }),
       ACTIONS_QUEUE_DOWN,
+      late,
     );
   }
 }
@@ -287,10 +294,10 @@ function normalise(result: unknown): unknown {
 }
 
 /** The actions queue did not answer within QUEUE_TIMEOUT_MS. */
-export const ACTIONS_QUEUE_DOWN = () => new DependencyDownError('queue', 'the actions queue did not answer in time; retry in a moment');
+export const ACTIONS_QUEUE_DOWN = () => new QueueDownError('the actions queue did not answer in time; retry in a moment');
 
 /** What an action that could not be queued reports (the reason is in the log). */
-export const ENQUEUE_FAILED = 'the action could not be queued (the queue did not answer); GET /v1/actions/failed lists it, and its retry queues it';
+export const ENQUEUE_FAILED = 'the action could not be queued (the queue did not answer in time, or refused it); GET /v1/actions/failed lists it, and its retry queues it';
 
 export function describeError(err: unknown): { code: string; message: string } {
   if (err instanceof PermanentActionError) return { code: err.code, message: err.message };

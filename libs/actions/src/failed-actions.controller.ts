@@ -1,6 +1,6 @@
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { DependencyDownError, NotFoundError, QueueService, RequireScope, ValidationError } from '@arbiter/platform';
+import { Controller, Get, HttpCode, Logger, Param, Post, Query } from '@nestjs/common';
+import { NotFoundError, QueueService, RequireScope, ValidationError } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import { ACTIONS_QUEUE_DOWN, ActionExecutor, jobData, type ActionJobData } from './action.executor';
 import type { ActionLogEntry } from './action-log.entity';
@@ -38,6 +38,8 @@ export function logEntryView(e: ActionLogEntry) {
 @Controller('v1/actions')
 @RequireScope('admin')
 export class FailedActionsController {
+  private readonly logger = new Logger('FailedActions');
+
   constructor(
     private readonly log: ActionLogRepository,
     private readonly queues: QueueService,
@@ -74,11 +76,16 @@ export class FailedActionsController {
     const action = this.registry.get(entry.action);
     if (!action) throw new NotFoundError('action', entry.action);
     if (!(await this.log.requeue(id))) throw new ActionNotFailedError(id, 'no longer failed');
+    const key = entry.idempotencyKey;
+    // What the entry was (failed), and what `requeue` made it (queued, no attempts yet).
+    const failed = { status: 'failed' as const, errorCode: entry.errorCode, errorMessage: entry.errorMessage, attempts: entry.attempts };
+    const queued = { ...failed, status: 'queued' as const, attempts: 0 };
+    let restored: Promise<unknown> = Promise.resolve();
     try {
       await this.queues.within<void, ActionJobData>(
         ACTIONS_QUEUE,
         async (queue) => {
-          const job = await queue.getJob(entry.idempotencyKey);
+          const job = await queue.getJob(key);
           const state = job ? await job.getState() : 'unknown';
           if (job && state === 'failed') {
             await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
@@ -89,11 +96,18 @@ export class FailedActionsController {
           }
         },
         ACTIONS_QUEUE_DOWN,
+        // Given up on, then done after all: queued, unless a worker has written since.
+        (settled) => {
+          if (settled.status === 'fulfilled') void restored.then(() => this.log.updateIf(key, { status: 'failed', errorCode: entry.errorCode }, queued)).catch(() => undefined);
+        },
       );
     } catch (err) {
-      // Not queued (as far as can be told): failed as it was, still listed for the next retry.
-      await this.log.update(entry.idempotencyKey, { status: 'failed', errorCode: entry.errorCode, errorMessage: entry.errorMessage, attempts: entry.attempts });
-      throw err instanceof DependencyDownError ? err : ACTIONS_QUEUE_DOWN();
+      // Not queued, as far as can be told: failed as it was (unless a worker has written since),
+      // still listed for the next retry.
+      this.logger.warn(`retry of action ${key} did not reach the queue: ${(err as Error).message}`);
+      restored = this.log.updateIf(key, { status: 'queued' }, failed);
+      await restored;
+      throw err;
     }
     const updated = await this.log.byId(id);
     return logEntryView(updated ?? entry);

@@ -50,8 +50,9 @@ export class GrowthJobsProcessor implements OnApplicationBootstrap {
 
   /**
    * Starts (or restarts, for a new revision) the backfill of a segment. When the queue does not
-   * take its first page within QUEUE_TIMEOUT_MS, the backfill is `failed` at once (a new revision
-   * runs it again) rather than `running` with nothing behind it; the segment stands.
+   * take its first page within QUEUE_TIMEOUT_MS, the backfill is `failed` (a new revision runs it
+   * again) rather than `running` with nothing behind it, and `running` again if the page lands
+   * once the queue answers; the segment stands either way.
    */
   async startBackfill(segmentId: string, revision: number): Promise<void> {
     const total = await this.users.count();
@@ -61,19 +62,25 @@ export class GrowthJobsProcessor implements OnApplicationBootstrap {
        WHERE id = $1 AND revision = $2`,
       [segmentId, revision, total],
     );
+    let markedFailed: Promise<unknown> = Promise.resolve();
     try {
-      await this.enqueuePage({ segmentId, revision, after: null, done: 0 });
+      await this.enqueuePage({ segmentId, revision, after: null, done: 0 }, (settled) => {
+        // Given up on, then queued after all: running again.
+        if (settled.status === 'fulfilled') void markedFailed.then(() => this.dataSource.query(`UPDATE growth_segments SET backfill_status = 'running', backfill_finished_at = NULL WHERE id = $1 AND backfill_revision = $2 AND backfill_status = 'failed'`, [segmentId, revision])).catch(() => undefined);
+      });
     } catch (err) {
       this.logger.warn(`the backfill of segment "${segmentId}" (revision ${revision}) could not be queued: ${(err as Error).message}`);
-      await this.backfillFailed(segmentId, revision);
+      markedFailed = this.backfillFailed(segmentId, revision);
+      await markedFailed;
     }
   }
 
+  /** A running backfill of this revision failed (one that finished meanwhile stays done). */
   private async backfillFailed(segmentId: string, revision: number): Promise<void> {
-    await this.dataSource.query(`UPDATE growth_segments SET backfill_status = 'failed', backfill_finished_at = now() WHERE id = $1 AND backfill_revision = $2`, [segmentId, revision]);
+    await this.dataSource.query(`UPDATE growth_segments SET backfill_status = 'failed', backfill_finished_at = now() WHERE id = $1 AND backfill_revision = $2 AND backfill_status = 'running'`, [segmentId, revision]);
   }
 
-  private async enqueuePage(data: BackfillJob): Promise<void> {
+  private async enqueuePage(data: BackfillJob, late?: (settled: PromiseSettledResult<unknown>) => void): Promise<void> {
     await this.queues.within<unknown, BackfillJob>(
       GROWTH_QUEUE,
       (queue) =>
@@ -85,6 +92,7 @@ export class GrowthJobsProcessor implements OnApplicationBootstrap {
           removeOnFail: { count: 1000 },
         }),
       GROWTH_QUEUE_DOWN,
+      late,
     );
   }
 

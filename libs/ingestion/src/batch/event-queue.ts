@@ -2,7 +2,7 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { EventLogService, type StoredEvent } from '@arbiter/facts';
-import { AppConfig, ConflictError, DependencyDownError, gauge, NotFoundError, QueueService, ReadinessRegistry, timeOrderedId, toErrorResponse, TooManyRequestsError, withTimeout } from '@arbiter/platform';
+import { AppConfig, ConflictError, gauge, NotFoundError, QueueDownError, QueueService, ReadinessRegistry, timeOrderedId, toErrorResponse, TooManyRequestsError, withTimeout } from '@arbiter/platform';
 import { runInJobSession } from '@arbiter/session';
 import type { IncomingEvent } from '../event.schema';
 import { eventJobs } from '../ingestion.metrics';
@@ -85,8 +85,7 @@ function sortOut(events: readonly IncomingEvent[], known: ReadonlyMap<string, St
   return { retry, replace };
 }
 
-const QUEUE_DOWN = () =>
-  new DependencyDownError('queue', 'the event queue did not answer in time; retry in a moment (sending the same events again is safe: an event is queued once under its id)');
+const QUEUE_DOWN = () => new QueueDownError('the event queue did not answer in time; retry in a moment (sending the same events again is safe: an event is queued once under its id)');
 
 /**
  * Batch intake and the workers behind it. Accepted events are enqueued durably before the answer
@@ -370,7 +369,7 @@ export class EventQueue implements OnApplicationBootstrap {
 
   /** `work` on the queue, waited for at most QUEUE_TIMEOUT_MS: past it, 503 DEPENDENCY_DOWN (`queue`). */
   private bounded<T>(work: Promise<T>): Promise<T> {
-    return withTimeout(work, this.config.queueTimeoutMs, QUEUE_DOWN);
+    return this.queues.bounded(work, QUEUE_DOWN);
   }
 
   private queue(): Promise<Queue<EventJobData>> {

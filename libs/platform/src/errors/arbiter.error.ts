@@ -69,3 +69,10 @@ export class DependencyDownError extends ArbiterError {
     super(503, 'DEPENDENCY_DOWN', message, { dependency });
   }
 }
+
+/** The queue (Redis, or BullMQ's PostgreSQL backend) did not answer within QUEUE_TIMEOUT_MS. */
+export class QueueDownError extends DependencyDownError {
+  constructor(message = 'the queue did not answer in time; retry in a moment') {
+    super('queue', message);
+  }
+}

@@ -29,6 +29,8 @@ export class QueueService implements BeforeApplicationShutdown {
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
   private closed = false;
+  /** Set while something asked of the queue has outlasted QUEUE_TIMEOUT_MS and not settled yet ({@link bounded}). */
+  private stalled?: Promise<void>;
 
   constructor(
     private readonly config: AppConfig,
@@ -51,16 +53,40 @@ export class QueueService implements BeforeApplicationShutdown {
   }
 
   /**
-   * `work` on the named queue, waited for at most `QUEUE_TIMEOUT_MS` (`onTimeout()` past it): a
-   * caller does not hang on a queue that does not answer (Redis stalled or unreachable: ioredis
-   * holds commands until it answers). The work goes on meanwhile and may still land.
+   * `work` on the named queue, waited for at most `QUEUE_TIMEOUT_MS` ({@link bounded}).
    */
-  within<T, D = unknown>(name: string, work: (queue: Queue<D>) => Promise<T>, onTimeout: () => Error): Promise<T> {
-    return withTimeout(
-      this.queue<D>(name).then(work),
-      this.config.queueTimeoutMs,
-      onTimeout,
-    );
+  within<T, D = unknown>(name: string, work: (queue: Queue<D>) => Promise<T>, onTimeout: () => Error, late?: (settled: PromiseSettledResult<T>) => void): Promise<T> {
+    return this.bounded(this.queue<D>(name).then(work), onTimeout, late);
+  }
+
+  /**
+   * `work` (something asked of the queue), waited for at most `QUEUE_TIMEOUT_MS`: past it, a
+   * rejection with `onTimeout()`. A caller does not hang on a queue that does not answer (Redis
+   * stalled or unreachable: ioredis holds commands until it answers). The work goes on and may
+   * still land: `late` hears how it settled. Until it does, every other wait here fails at once,
+   * so a call that asks the queue several times waits once, not once for each.
+   */
+  bounded<T>(work: Promise<T>, onTimeout: () => Error, late?: (settled: PromiseSettledResult<T>) => void): Promise<T> {
+    if (this.stalled) {
+      void work.then(
+        (value) => late?.({ status: 'fulfilled', value }),
+        (reason: unknown) => late?.({ status: 'rejected', reason }),
+      );
+      return Promise.reject(onTimeout());
+    }
+    return withTimeout(work, this.config.queueTimeoutMs, () => {
+      const settled = work.then(
+        (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
+        (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
+      );
+      const mark = settled.then(() => undefined);
+      this.stalled = mark;
+      void settled.then((s) => {
+        if (this.stalled === mark) this.stalled = undefined;
+        late?.(s);
+      });
+      return onTimeout();
+    });
   }
 
   /**
