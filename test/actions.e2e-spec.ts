@@ -8,9 +8,8 @@ import { Action, ACTIONS_QUEUE, ActionExecutor, ENQUEUE_FAILED, EventSinks, SIGN
 import { AppModule } from '../apps/api/src/app.module';
 import { STATUS_CHANGES } from '../libs/actions/src/action-log.repository';
 import { IssueCouponAction } from '../libs/actions/src/examples/issue-coupon.action';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { environment, MODES, runnable, type Mode } from './support/harness';
-import { freePort, poll } from './support/processes';
+import { HAS_REDIS_SERVER, privateRedis } from './support/processes';
 
 /** Counts real executions, so a test can prove a replay did not run the action again. */
 @Injectable()
@@ -347,23 +346,19 @@ describe('actions auth', () => {
 // A deferred action whose queue does not answer (its Redis stopped with SIGSTOP: the connection
 // stays open, nothing answers): the event goes on after QUEUE_TIMEOUT_MS with the action failed,
 // and the action is kept, listed and queued again on request, not lost.
-const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-
-describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a deferred action whose queue does not answer (%s)', (mode) => {
-  let redis: ChildProcess;
+describe.each<Mode>(HAS_REDIS_SERVER ? runnable('postgres+redis') : [])('a deferred action whose queue does not answer (%s)', (mode) => {
+  let redis: Awaited<ReturnType<typeof privateRedis>>;
   let t: Booted;
   const receiver = new Receiver();
   beforeAll(async () => {
     await receiver.start();
-    const port = await freePort();
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await poll(async () => spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().trim(), (v) => v === 'PONG', 10_000);
-    t = await boot(mode, { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_TIMEOUT_MS: '300' });
+    redis = await privateRedis();
+    t = await boot(mode, { REDIS_URL: redis.url, QUEUE_TIMEOUT_MS: '300' });
   });
   afterAll(async () => {
-    redis?.kill('SIGCONT');
+    redis?.resume();
     await t?.close();
-    redis?.kill('SIGKILL');
+    redis?.kill();
     await receiver.stop();
   });
 
@@ -378,7 +373,7 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a deferre
     const e = event();
     // The queue connection is opened first, so the stop hits an established connection.
     await t.app.get(QueueService).ping(ACTIONS_QUEUE);
-    redis.kill('SIGSTOP');
+    redis.pause();
     let key = '';
     try {
       const [outcome] = await t.executor.execute(e, [hook]);
@@ -391,7 +386,7 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a deferre
       const listed = (await t.inject({ method: 'GET', url: '/v1/actions/failed' })).json().items;
       expect(listed.find((i: { idempotency_key: string }) => i.idempotency_key === key)).toMatchObject({ action: 'webhook', status: 'failed', error: { code: 'ENQUEUE_FAILED' } });
     } finally {
-      redis.kill('SIGCONT');
+      redis.resume();
     }
     // The add given up on reaches the queue once Redis answers, and runs: once, under its key.
     await eventually(async () => (await logRow(t.db, key)).status === 'succeeded');
@@ -411,7 +406,7 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a deferre
     });
     receiver.reply = () => 200;
     const retry = () => t.inject({ method: 'POST', url: `/v1/actions/failed/${failed.id}/retry` });
-    redis.kill('SIGSTOP');
+    redis.pause();
     try {
       const refused = await retry();
       expect(refused.statusCode).toBe(503);
@@ -420,7 +415,7 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a deferre
       const listed = (await t.inject({ method: 'GET', url: '/v1/actions/failed' })).json().items;
       expect(listed.map((i: { id: string }) => i.id)).toContain(failed.id);
     } finally {
-      redis.kill('SIGCONT');
+      redis.resume();
     }
     // The refused retry's asks reach the queue once Redis answers: the job is retried after all,
     // and the action runs once more; a second retry then finds nothing failed.

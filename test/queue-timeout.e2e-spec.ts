@@ -1,39 +1,34 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { DataSource } from 'typeorm';
 import { QueueService } from '@arbiter/platform';
 import { bootApi, runnable, type Mode, type TestApp } from './support/harness';
-import { freePort, poll } from './support/processes';
+import { HAS_REDIS_SERVER, poll, privateRedis } from './support/processes';
 
 // QUEUE_TIMEOUT_MS bounds batch intake's wait on the queue: with its Redis stopped (SIGSTOP: the
 // connection stays open, nothing answers), a batch is refused with 503 DEPENDENCY_DOWN instead of
 // hanging; sent again once Redis answers, every event is processed once.
-const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-
-describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a queue that does not answer, on %s', (mode) => {
-  let redis: ChildProcess;
+describe.each<Mode>(HAS_REDIS_SERVER ? runnable('postgres+redis') : [])('a queue that does not answer, on %s', (mode) => {
+  let redis: Awaited<ReturnType<typeof privateRedis>>;
   let t: TestApp;
   beforeAll(async () => {
-    const port = await freePort();
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await poll(async () => spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().trim(), (v) => v === 'PONG', 10_000);
-    t = await bootApi(mode, { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_TIMEOUT_MS: '500' });
+    redis = await privateRedis();
+    t = await bootApi(mode, { REDIS_URL: redis.url, QUEUE_TIMEOUT_MS: '500' });
   });
   afterAll(async () => {
-    redis?.kill('SIGCONT');
+    redis?.resume();
     await t?.close();
-    redis?.kill('SIGKILL');
+    redis?.kill();
   });
 
   const events = Array.from({ length: 20 }, (_, i) => ({ id: `queue-timeout-${i}`, type: 'transaction', user_id: `u-qt-${i % 4}`, payload: { amount: 10 + i, category: 'food' } }));
   const send = () => t.inject({ method: 'POST', url: '/v1/events/batch', payload: { events } });
 
   it('answers 503 DEPENDENCY_DOWN with Retry-After while Redis is stopped, then takes the batch again and processes each event once', async () => {
-    redis.kill('SIGSTOP');
+    redis.pause();
     let refused;
     try {
       refused = await send();
     } finally {
-      redis.kill('SIGCONT');
+      redis.resume();
     }
     expect(refused.statusCode).toBe(503);
     expect(refused.headers['retry-after']).toBe('1');
@@ -67,7 +62,7 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a queue t
     const windowed = { id: 'qt_frequent', when: 'events_count(type: "transaction", within: 30d) >= 1' };
     expect((await req('POST', '/v1/growth/segments', windowed)).statusCode).toBe(201);
     await poll(async () => (await req('GET', '/v1/growth/segments/qt_frequent')).json().backfill.status, (s) => s === 'done', 30_000);
-    redis.kill('SIGSTOP');
+    redis.pause();
     try {
       // The event enters the user in the segment; scheduling the exit re-check waits on the queue at most QUEUE_TIMEOUT_MS.
       const res = await req('POST', '/v1/events', { id: 'qt-growth-1', type: 'transaction', user_id: 'u-qt-growth', payload: { amount: 5, category: 'food' } });
@@ -77,7 +72,7 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a queue t
       expect(created.statusCode).toBe(201);
       expect(created.json().backfill).toMatchObject({ status: 'failed' });
     } finally {
-      redis.kill('SIGCONT');
+      redis.resume();
     }
     // What was given up on reaches the queue once Redis answers: the backfill runs to the end after
     // all, and the user's exit from the window is scheduled.
@@ -88,7 +83,7 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a queue t
   });
 
   it('answers the failed-event list and its retry with 503 while Redis is stopped, and serves /metrics without waiting on it', async () => {
-    redis.kill('SIGSTOP');
+    redis.pause();
     try {
       for (const [method, url] of [['GET', '/v1/events/failed'], ['POST', '/v1/events/failed/some-event/retry']] as const) {
         const res = await t.inject({ method, url });
@@ -98,7 +93,7 @@ describe.each<Mode>(hasRedisServer ? runnable('postgres+redis') : [])('a queue t
       expect(metrics.statusCode).toBe(200);
       expect(metrics.body).toContain('arbiter_events_ingested_total');
     } finally {
-      redis.kill('SIGCONT');
+      redis.resume();
     }
     const listed = await poll(() => t.inject({ method: 'GET', url: '/v1/events/failed' }), (r) => r.statusCode !== 503, 30_000, 200);
     expect(listed.json()).toEqual({ items: [], total: 0 });

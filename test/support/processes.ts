@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
 /** Running the built service as real processes, for suites that stop or kill them. */
@@ -10,7 +10,9 @@ export function build(): void {
   execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, stdio: 'ignore' });
 }
 
-export { freePort } from '../../bench/support';
+import { freePort } from '../../bench/support';
+
+export { freePort };
 
 export interface Proc {
   child: ChildProcess;
@@ -46,4 +48,26 @@ export async function poll<T>(fn: () => Promise<T>, done: (v: T) => boolean, tim
     if (done(v) || Date.now() > deadline) return v;
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Whether this machine has `redis-server` to start a Redis of a test's own. */
+export const HAS_REDIS_SERVER = spawnSync('redis-server', ['--version']).status === 0;
+
+/**
+ * A Redis of the test's own on a free port, answering: one it can stop with `pause()` (SIGSTOP:
+ * the connections stay open, nothing answers) and `resume()`. `kill()` ends it.
+ */
+export async function privateRedis(): Promise<{ url: string; pause(): void; resume(): void; kill(): void }> {
+  const port = await freePort();
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await poll(async () => spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().trim(), (v) => v === 'PONG', 10_000);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pause: () => proc.kill('SIGSTOP'),
+    resume: () => proc.kill('SIGCONT'),
+    kill: () => {
+      proc.kill('SIGCONT');
+      proc.kill('SIGKILL');
+    },
+  };
 }
