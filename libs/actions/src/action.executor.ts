@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, QueueDownError, QueueService, type CarriedRow } from '@arbiter/platform';
+import { AppConfig, QueueDownError, QueueService, type CarriedRow, type GivenUp } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import type { ActionContext, ActionEvent, ActionMode, RegisteredAction } from './action.interfaces';
 import type { ActionLogEntry, ActionStatus } from './action-log.entity';
@@ -161,18 +161,16 @@ export class ActionExecutor {
     if (action.mode === 'deferred') {
       // Kept as a failed entry when not queued, not lost: GET /v1/actions/failed lists it and its
       // retry queues it from the log. A job given up on that lands later puts it back to queued.
-      let markedFailed: Promise<unknown> = Promise.resolve();
+      // Each write holds only if nothing moved the entry since: what a worker wrote stands.
       const error = { code: 'ENQUEUE_FAILED', message: ENQUEUE_FAILED };
       try {
-        await this.enqueue(action, { key, action: action.name, params: { ...invocation.params }, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index }, (settled) => {
-          if (settled.status === 'fulfilled') void markedFailed.then(() => this.log.updateIf(key, { status: 'failed', errorCode: error.code }, { status: 'queued', errorCode: null, errorMessage: null, attempts: 0 })).catch(() => undefined);
+        await this.enqueue(action, { key, action: action.name, params: { ...invocation.params }, event, ruleId: match.ruleId, domain: match.domain, actionIndex: index }, {
+          givenUp: () => this.log.updateIf(key, { status: 'queued' }, { status: 'failed', errorCode: error.code, errorMessage: error.message, attempts: 0 }),
+          landed: () => this.log.updateIf(key, { status: 'failed', errorCode: error.code }, { status: 'queued', errorCode: null, errorMessage: null, attempts: 0 }),
         });
       } catch (err) {
         // The queue's own words (a host, a port) are for the log, not the answer.
         this.logger.warn(`deferred action ${action.name} (${key}) could not be queued: ${(err as Error).message}`);
-        // Unless a worker got to it meanwhile: what the worker wrote stands.
-        markedFailed = this.log.updateIf(key, { status: 'queued' }, { status: 'failed', errorCode: error.code, errorMessage: error.message, attempts: 0 }).catch((e: Error) => this.logger.error(`could not record that ${key} was not queued: ${e.message}`));
-        await markedFailed;
         this.executions.inc({ action: action.name, mode: 'deferred', outcome: 'failed' });
         return outcomeOf(base, 'deferred', 'failed', { error });
       }
@@ -218,10 +216,10 @@ export class ActionExecutor {
   /**
    * Adds (or re-adds) the job of a deferred execution with the action's retry policy, waiting at
    * most `QUEUE_TIMEOUT_MS` for the queue: an event does not hang on a queue that does not answer.
-   * A job so given up on may still land once the queue answers (`late` hears of it); its id is the
-   * action's key, so it is queued once either way.
+   * A job so given up on may still land once the queue answers (`followUp` records both); its id
+   * is the action's key, so it is queued once either way.
    */
-  async enqueue(action: RegisteredAction, data: ActionJobData, late?: (settled: PromiseSettledResult<unknown>) => void): Promise<void> {
+  async enqueue(action: RegisteredAction, data: ActionJobData, followUp?: GivenUp): Promise<void> {
     await this.queues.within<unknown, ActionJobData>(
       ACTIONS_QUEUE,
       (queue) =>
@@ -234,7 +232,7 @@ export class ActionExecutor {
           removeOnFail: false,
         }),
       ACTIONS_QUEUE_DOWN,
-      late,
+      followUp,
     );
   }
 }

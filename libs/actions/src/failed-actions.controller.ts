@@ -80,7 +80,6 @@ export class FailedActionsController {
     // What the entry was (failed), and what `requeue` made it (queued, no attempts yet).
     const failed = { status: 'failed' as const, errorCode: entry.errorCode, errorMessage: entry.errorMessage, attempts: entry.attempts };
     const queued = { ...failed, status: 'queued' as const, attempts: 0 };
-    let restored: Promise<unknown> = Promise.resolve();
     try {
       await this.queues.within<void, ActionJobData>(
         ACTIONS_QUEUE,
@@ -96,17 +95,12 @@ export class FailedActionsController {
           }
         },
         ACTIONS_QUEUE_DOWN,
-        // Given up on, then done after all: queued, unless a worker has written since.
-        (settled) => {
-          if (settled.status === 'fulfilled') void restored.then(() => this.log.updateIf(key, { status: 'failed', errorCode: entry.errorCode }, queued)).catch(() => undefined);
-        },
+        // Not queued, as far as can be told: failed as it was, still listed for the next retry;
+        // queued again if it lands after all. Neither overwrites what a worker wrote since.
+        { givenUp: () => this.log.updateIf(key, { status: 'queued' }, failed), landed: () => this.log.updateIf(key, { status: 'failed', errorCode: entry.errorCode }, queued) },
       );
     } catch (err) {
-      // Not queued, as far as can be told: failed as it was (unless a worker has written since),
-      // still listed for the next retry.
       this.logger.warn(`retry of action ${key} did not reach the queue: ${(err as Error).message}`);
-      restored = this.log.updateIf(key, { status: 'queued' }, failed);
-      await restored;
       throw err;
     }
     const updated = await this.log.byId(id);

@@ -2,7 +2,7 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { AppConfig, QueueService } from '@arbiter/platform';
+import { AppConfig, QueueService, type GivenUp } from '@arbiter/platform';
 import { runInSession } from '@arbiter/session';
 import { GROWTH_QUEUE, GROWTH_QUEUE_DOWN, growthJobId } from '../growth.constants';
 import { MembershipService, type RecheckJob } from './membership.service';
@@ -62,16 +62,16 @@ export class GrowthJobsProcessor implements OnApplicationBootstrap {
        WHERE id = $1 AND revision = $2`,
       [segmentId, revision, total],
     );
-    let markedFailed: Promise<unknown> = Promise.resolve();
     try {
-      await this.enqueuePage({ segmentId, revision, after: null, done: 0 }, (settled) => {
-        // Given up on, then queued after all: running again.
-        if (settled.status === 'fulfilled') void markedFailed.then(() => this.dataSource.query(`UPDATE growth_segments SET backfill_status = 'running', backfill_finished_at = NULL WHERE id = $1 AND backfill_revision = $2 AND backfill_status = 'failed'`, [segmentId, revision])).catch(() => undefined);
-      });
+      await this.enqueuePage(
+        { segmentId, revision, after: null, done: 0 },
+        {
+          givenUp: () => this.backfillFailed(segmentId, revision),
+          landed: () => this.dataSource.query(`UPDATE growth_segments SET backfill_status = 'running', backfill_finished_at = NULL WHERE id = $1 AND backfill_revision = $2 AND backfill_status = 'failed'`, [segmentId, revision]),
+        },
+      );
     } catch (err) {
       this.logger.warn(`the backfill of segment "${segmentId}" (revision ${revision}) could not be queued: ${(err as Error).message}`);
-      markedFailed = this.backfillFailed(segmentId, revision);
-      await markedFailed;
     }
   }
 
@@ -80,7 +80,7 @@ export class GrowthJobsProcessor implements OnApplicationBootstrap {
     await this.dataSource.query(`UPDATE growth_segments SET backfill_status = 'failed', backfill_finished_at = now() WHERE id = $1 AND backfill_revision = $2 AND backfill_status = 'running'`, [segmentId, revision]);
   }
 
-  private async enqueuePage(data: BackfillJob, late?: (settled: PromiseSettledResult<unknown>) => void): Promise<void> {
+  private async enqueuePage(data: BackfillJob, followUp?: GivenUp): Promise<void> {
     await this.queues.within<unknown, BackfillJob>(
       GROWTH_QUEUE,
       (queue) =>
@@ -92,7 +92,7 @@ export class GrowthJobsProcessor implements OnApplicationBootstrap {
           removeOnFail: { count: 1000 },
         }),
       GROWTH_QUEUE_DOWN,
-      late,
+      followUp,
     );
   }
 

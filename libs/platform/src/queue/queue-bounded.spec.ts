@@ -10,40 +10,45 @@ describe('QueueService.bounded: waits on a queue that does not answer', () => {
     return { promise, open };
   };
   const down = () => new Error('queue down');
+  /** A follow-up that writes what happened, in order, into `log`. */
+  const recorder = (log: string[], name: string) => ({
+    givenUp: async () => void log.push(`${name}: given up`),
+    landed: async () => void log.push(`${name}: landed`),
+  });
+  const settle = () => new Promise((r) => setImmediate(r));
 
-  it('gives up after QUEUE_TIMEOUT_MS, tells `late` how the work settled, and fails other waits at once until then', async () => {
+  it('gives up after QUEUE_TIMEOUT_MS, records it before the caller hears, fails other waits at once until the work settles, and undoes the record when it lands', async () => {
     const queues = service();
+    const log: string[] = [];
     const stuck = gate<string>();
-    const late: PromiseSettledResult<string>[] = [];
+    const second = gate<string>();
     jest.useFakeTimers();
-    let second: ReturnType<typeof gate<string>>;
-    const secondLate: PromiseSettledResult<string>[] = [];
     try {
-      const first = queues.bounded(stuck.promise, down, (s) => late.push(s));
+      const first = queues.bounded(stuck.promise, down, recorder(log, 'first'));
       jest.advanceTimersByTime(30);
       await expect(first).rejects.toThrow('queue down');
-      // While the first is unanswered, another wait fails with no time passing (fake timers:
-      // one that waited for its own limit would never end), though its own work would answer.
-      second = gate<string>();
-      await expect(queues.bounded(second.promise, down, (s) => secondLate.push(s))).rejects.toThrow('queue down');
+      expect(log).toEqual(['first: given up']);
+      // While the first is unanswered, another wait fails with no time passing (fake timers: one
+      // that waited for its own limit would never end), though its own work would answer.
+      await expect(queues.bounded(second.promise, down, recorder(log, 'second'))).rejects.toThrow('queue down');
     } finally {
       jest.useRealTimers();
     }
-    second.open('second');
-
-    stuck.open('first');
-    await new Promise((r) => setImmediate(r));
-    expect(late).toEqual([{ status: 'fulfilled', value: 'first' }]);
-    expect(secondLate).toEqual([{ status: 'fulfilled', value: 'second' }]);
+    second.open('b');
+    stuck.open('a');
+    await settle();
+    // Each undone after it was recorded.
+    for (const name of ['first', 'second']) expect(log.filter((l) => l.startsWith(name))).toEqual([`${name}: given up`, `${name}: landed`]);
     // Answered: waits are waited for again.
     await expect(queues.bounded(Promise.resolve('third'), down)).resolves.toBe('third');
   });
 
-  it('answers work that settles in time, and does not call `late` for it', async () => {
+  it('records a refusal, which never lands, and leaves work that answers in time alone', async () => {
     const queues = service();
-    const late = jest.fn();
-    await expect(queues.bounded(Promise.resolve(1), down, late)).resolves.toBe(1);
-    await expect(queues.bounded(Promise.reject(new Error('refused')), down, late)).rejects.toThrow('refused');
-    expect(late).not.toHaveBeenCalled();
+    const log: string[] = [];
+    await expect(queues.bounded(Promise.resolve(1), down, recorder(log, 'answered'))).resolves.toBe(1);
+    await expect(queues.bounded(Promise.reject(new Error('refused')), down, recorder(log, 'refused'))).rejects.toThrow('refused');
+    await settle();
+    expect(log).toEqual(['refused: given up']);
   });
 });

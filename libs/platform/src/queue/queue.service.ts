@@ -3,6 +3,15 @@ import { Queue, Worker, createPostgresBackend, createRedisBackend, runMigrations
 import { AppConfig } from '../config/app-config';
 import { EmbeddedDatabase } from '../store/embedded-database';
 
+/**
+ * What a caller of {@link QueueService.bounded} records when it gives up on the queue, and undoes
+ * if the work lands after all (each a write of its own, conditional on the state it expects).
+ */
+export interface GivenUp {
+  givenUp(): Promise<unknown>;
+  landed(): Promise<unknown>;
+}
+
 /** Schema of BullMQ's own tables when the queue runs on PostgreSQL. */
 export const QUEUE_SCHEMA = 'bullmq';
 
@@ -55,38 +64,43 @@ export class QueueService implements BeforeApplicationShutdown {
   /**
    * `work` on the named queue, waited for at most `QUEUE_TIMEOUT_MS` ({@link bounded}).
    */
-  within<T, D = unknown>(name: string, work: (queue: Queue<D>) => Promise<T>, onTimeout: () => Error, late?: (settled: PromiseSettledResult<T>) => void): Promise<T> {
-    return this.bounded(this.queue<D>(name).then(work), onTimeout, late);
+  within<T, D = unknown>(name: string, work: (queue: Queue<D>) => Promise<T>, onTimeout: () => Error, followUp?: GivenUp): Promise<T> {
+    return this.bounded(this.queue<D>(name).then(work), onTimeout, followUp);
   }
 
   /**
    * `work` (something asked of the queue), waited for at most `QUEUE_TIMEOUT_MS`: past it, a
    * rejection with `onTimeout()`. A caller does not hang on a queue that does not answer (Redis
-   * stalled or unreachable: ioredis holds commands until it answers). The work goes on and may
-   * still land: `late` hears how it settled. Until it does, every other wait here fails at once,
-   * so a call that asks the queue several times waits once, not once for each.
+   * stalled or unreachable: ioredis holds commands until it answers). Until the work settles,
+   * every other wait here fails at once, so a call that asks the queue several times waits once,
+   * not once for each.
+   *
+   * The work goes on and may still land. With `followUp`, a failure (a wait given up on, or the
+   * work refused) is recorded by `givenUp()` before the rejection reaches the caller, and if the
+   * work lands after all, `landed()` runs once that record is written, to undo it.
    */
-  bounded<T>(work: Promise<T>, onTimeout: () => Error, late?: (settled: PromiseSettledResult<T>) => void): Promise<T> {
-    if (this.stalled) {
-      void work.then(
-        (value) => late?.({ status: 'fulfilled', value }),
-        (reason: unknown) => late?.({ status: 'rejected', reason }),
-      );
-      return Promise.reject(onTimeout());
-    }
-    return withTimeout(work, this.config.queueTimeoutMs, () => {
-      const settled = work.then(
-        (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
-        (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
-      );
-      const mark = settled.then(() => undefined);
-      this.stalled = mark;
-      void settled.then((s) => {
-        if (this.stalled === mark) this.stalled = undefined;
-        late?.(s);
-      });
-      return onTimeout();
+  bounded<T>(work: Promise<T>, onTimeout: () => Error, followUp?: GivenUp): Promise<T> {
+    const waited = this.stalled ? Promise.reject(onTimeout()) : withTimeout(work, this.config.queueTimeoutMs, () => this.stall(work, onTimeout));
+    if (!followUp) return waited;
+    return waited.catch(async (err: unknown) => {
+      const recorded = followUp.givenUp().catch((e: Error) => this.logger.error(`could not record a queue wait given up on: ${e.message}`));
+      void work.then(() => recorded.then(() => followUp.landed())).catch(() => undefined);
+      await recorded;
+      throw err;
     });
+  }
+
+  /** A wait on `work` ran out: other waits fail at once until it settles. */
+  private stall(work: Promise<unknown>, onTimeout: () => Error): Error {
+    const mark = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.stalled = mark;
+    void mark.then(() => {
+      if (this.stalled === mark) this.stalled = undefined;
+    });
+    return onTimeout();
   }
 
   /**
