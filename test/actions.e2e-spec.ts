@@ -396,6 +396,32 @@ describe.each<Mode>(HAS_REDIS_SERVER ? runnable('postgres+redis') : [])('a defer
     expect((await t.inject({ method: 'POST', url: `/v1/actions/failed/${id}/retry` })).json().error.code).toBe('ACTION_NOT_FAILED');
   });
 
+  it('retries an action whose job never reached the queue: 503 while Redis is stopped, then queued and run once when it answers', async () => {
+    receiver.requests.length = 0;
+    receiver.reply = () => 200;
+    // An entry left by an add that never landed (its process stopped before the queue answered).
+    const e = event();
+    const key = `${e.id}/r_hook_lost/0`;
+    await t.db.query(
+      `INSERT INTO action_log (idempotency_key, event_id, rule_id, domain, action_index, action, mode, status, params, event, error_code, error_message, attempts)
+       VALUES ($1, $2, 'r_hook_lost', 'growth', 0, 'webhook', 'deferred', 'failed', $3, $4, 'ENQUEUE_FAILED', $5, 0)`,
+      [key, e.id, JSON.stringify({ url: receiver.url }), JSON.stringify({ ...e, depth: 0 }), ENQUEUE_FAILED],
+    );
+    const { id } = await logRow(t.db, key);
+    redis.pause();
+    try {
+      const refused = await t.inject({ method: 'POST', url: `/v1/actions/failed/${id}/retry` });
+      expect([refused.statusCode, refused.json().error.code]).toEqual([503, 'DEPENDENCY_DOWN']);
+      expect(await logRow(t.db, key)).toMatchObject({ status: 'failed', error_code: 'ENQUEUE_FAILED' });
+    } finally {
+      redis.resume();
+    }
+    // The retry's asks reach the queue once it answers: the job is added after all, and runs once.
+    await eventually(async () => (await logRow(t.db, key)).status === 'succeeded');
+    await idle();
+    expect(receiver.requests.map((r) => r.headers['idempotency-key'])).toEqual([key]);
+  });
+
   it('answers 503 to a retry while the queue does not answer, leaving the action failed and listed, and queues it once it answers', async () => {
     receiver.requests.length = 0;
     receiver.reply = () => 500;

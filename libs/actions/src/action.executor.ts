@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { Queue } from 'bullmq';
 import { AppConfig, QueueDownError, QueueService, type CarriedRow, type GivenUp } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import type { ActionContext, ActionEvent, ActionMode, RegisteredAction } from './action.interfaces';
@@ -219,22 +220,21 @@ export class ActionExecutor {
    * A job so given up on may still land once the queue answers (`followUp` records both); its id
    * is the action's key, so it is queued once either way.
    */
-  async enqueue(action: RegisteredAction, data: ActionJobData, followUp?: GivenUp): Promise<void> {
-    await this.queues.within<unknown, ActionJobData>(
-      ACTIONS_QUEUE,
-      (queue) =>
-        queue.add(action.name as never, data as never, {
-          jobId: data.key,
-          attempts: action.retry.attempts,
-          backoff: { type: 'exponential', delay: action.retry.backoffMs },
-          // Succeeded executions live on in the action log; failed jobs stay for the retry endpoint.
-          removeOnComplete: { count: 1000 },
-          removeOnFail: false,
-        }),
-      ACTIONS_QUEUE_DOWN,
-      followUp,
-    );
+  private async enqueue(action: RegisteredAction, data: ActionJobData, followUp?: GivenUp): Promise<void> {
+    await this.queues.within<unknown, ActionJobData>(ACTIONS_QUEUE, (queue) => addJob(queue, action, data), ACTIONS_QUEUE_DOWN, followUp);
   }
+}
+
+/** Adds the job of a deferred execution with the action's retry policy (no wait bound: see {@link ActionExecutor.enqueue}). */
+export function addJob(queue: Queue<ActionJobData>, action: RegisteredAction, data: ActionJobData): Promise<unknown> {
+  return queue.add(action.name as never, data as never, {
+    jobId: data.key,
+    attempts: action.retry.attempts,
+    backoff: { type: 'exponential', delay: action.retry.backoffMs },
+    // Succeeded executions live on in the action log; failed jobs stay for the retry endpoint.
+    removeOnComplete: { count: 1000 },
+    removeOnFail: false,
+  });
 }
 
 export function jobData(entry: ActionLogEntry): ActionJobData {

@@ -2,7 +2,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Controller, Get, HttpCode, Logger, Param, Post, Query } from '@nestjs/common';
 import { NotFoundError, QueueService, RequireScope, ValidationError } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
-import { ACTIONS_QUEUE_DOWN, ActionExecutor, jobData, type ActionJobData } from './action.executor';
+import { ACTIONS_QUEUE_DOWN, addJob, jobData, type ActionJobData } from './action.executor';
 import type { ActionLogEntry } from './action-log.entity';
 import { ActionLogRepository } from './action-log.repository';
 import { ActionRegistry } from './action.registry';
@@ -44,7 +44,6 @@ export class FailedActionsController {
     private readonly log: ActionLogRepository,
     private readonly queues: QueueService,
     private readonly registry: ActionRegistry,
-    private readonly executor: ActionExecutor,
   ) {}
 
   /** Every registered action with its params, mode and retry policy. */
@@ -89,9 +88,10 @@ export class FailedActionsController {
           if (job && state === 'failed') {
             await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
           } else {
-            // The job was cleaned away (or never made it to the queue): rebuild it from the log.
+            // The job was cleaned away (or never made it to the queue): rebuild it from the log,
+            // within this one wait (a wait of its own would find the queue stalled by this one).
             if (job) await job.remove().catch(() => undefined);
-            await this.executor.enqueue(action, jobData(entry));
+            await addJob(queue, action, jobData(entry));
           }
         },
         ACTIONS_QUEUE_DOWN,

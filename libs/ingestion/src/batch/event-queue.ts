@@ -187,7 +187,7 @@ export class EventQueue implements OnApplicationBootstrap {
     }
     const queue = await this.queue();
     const [known, failedCount] = await Promise.all([this.eventLog.findMany(events.map((e) => e.id)), this.bounded(queue.getFailedCount())]);
-    const failed = failedCount ? await this.bounded(this.failedJobsOf(queue, events, known, failedCount)) : new Map<string, Job<EventJobData>>();
+    const failed = failedCount ? await this.failedJobsOf(queue, events, known, failedCount) : new Map<string, Job<EventJobData>>();
     const { retry, replace } = sortOut(events, new Map(known.map((e) => [e.id, e])), failed);
     const batchId = timeOrderedId();
     // The batch row first: a worker may finish an event before addBulk even returns.
@@ -214,7 +214,7 @@ export class EventQueue implements OnApplicationBootstrap {
         })),
     );
     await this.bounded(adding);
-    await this.bounded(this.requeue(retry, true));
+    await this.requeue(retry, true);
     this.depth.value += events.length;
     return { batch_id: batchId, accepted: events.length };
   }
@@ -229,7 +229,7 @@ export class EventQueue implements OnApplicationBootstrap {
   private async failedJobsOf(queue: Queue<EventJobData>, events: readonly IncomingEvent[], known: readonly StoredEvent[], count: number): Promise<Map<string, Job<EventJobData>>> {
     const [recorded, jobIds, done] = await Promise.all([
       this.outcomes.failedAmong(events.map((e) => e.id)),
-      count <= FAILED_SCAN_LIMIT ? queue.getRanges(['failed'], 0, -1) : [],
+      count <= FAILED_SCAN_LIMIT ? this.bounded(queue.getRanges(['failed'], 0, -1)) : [],
       known.length ? this.outcomes.doneAmong(known.map((e) => e.id)) : [],
     ]);
     const failedJobs = new Set(jobIds);
@@ -237,7 +237,7 @@ export class EventQueue implements OnApplicationBootstrap {
     const ids = new Set(recorded);
     for (const e of events) if (failedJobs.has(eventJobId(e.id)) || failedJobs.has(e.id)) ids.add(e.id);
     for (const e of known) if (!finished.has(e.id)) ids.add(e.id);
-    const jobs = await Promise.all([...ids].map((id) => this.failedJobOf(queue, id)));
+    const jobs = await this.bounded(Promise.all([...ids].map((id) => this.failedJobOf(queue, id))));
     return new Map(jobs.filter((j) => j !== undefined).map((j) => [j.data.event.id, j]));
   }
 
@@ -250,13 +250,17 @@ export class EventQueue implements OnApplicationBootstrap {
   private async requeue(jobs: readonly Job<EventJobData>[], fresh: boolean): Promise<void> {
     const reasons = await this.outcomes.clearFailed(jobs.map((j) => j.data.event.id));
     await Promise.all(
-      jobs.map((job) =>
-        job.retry('failed', fresh ? { resetAttemptsMade: true } : undefined).catch(async () => {
-          // Still failed (the queue did not take the retry): its failure is recorded again.
+      jobs.map(async (job) => {
+        try {
+          await this.bounded(job.retry('failed', fresh ? { resetAttemptsMade: true } : undefined));
+        } catch (err) {
+          // Still failed, as far as can be told (the queue refused the retry, or did not answer):
+          // its failure is recorded again. A queue that did not answer is the caller's 503.
           const id = job.data.event.id;
-          if (await job.isFailed().catch(() => true)) await this.outcomes.saveFailed(id, job.data.batchId, reasons.get(id) ?? UNEXPECTED_FAILURE).catch(() => undefined);
-        }),
-      ),
+          if (await this.bounded(job.isFailed()).catch(() => true)) await this.outcomes.saveFailed(id, job.data.batchId, reasons.get(id) ?? UNEXPECTED_FAILURE).catch(() => undefined);
+          if (err instanceof QueueDownError) throw err;
+        }
+      }),
     );
   }
 
@@ -320,7 +324,7 @@ export class EventQueue implements OnApplicationBootstrap {
       await this.bounded(job.remove().catch(() => undefined));
       throw new ConflictError('EVENT_ALREADY_PROCESSED', `event ${id} was processed since its job failed (GET /v1/events/${encodeURIComponent(id)}); its failed job is removed`);
     }
-    await this.bounded(this.requeue([job], false));
+    await this.requeue([job], false);
     return { id, state: 'waiting' };
   }
 

@@ -51,4 +51,33 @@ describe('QueueService.bounded: waits on a queue that does not answer', () => {
     await settle();
     expect(log).toEqual(['refused: given up']);
   });
+
+  it('leaves no rejection unhandled when work it did not wait for fails later', async () => {
+    const queues = service();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let failStuck!: (e: Error) => void;
+      const stuck = new Promise<never>((_, reject) => (failStuck = reject));
+      let failLater!: (e: Error) => void;
+      const later = new Promise<never>((_, reject) => (failLater = reject));
+      jest.useFakeTimers();
+      try {
+        const first = queues.bounded(stuck, down);
+        jest.advanceTimersByTime(30);
+        await expect(first).rejects.toThrow('queue down');
+        // Stalled: this one is not waited for, then fails.
+        await expect(queues.bounded(later, down)).rejects.toThrow('queue down');
+      } finally {
+        jest.useRealTimers();
+      }
+      failLater(new Error('connection closed'));
+      failStuck(new Error('connection closed'));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });

@@ -80,7 +80,14 @@ export class QueueService implements BeforeApplicationShutdown {
    * work lands after all, `landed()` runs once that record is written, to undo it.
    */
   bounded<T>(work: Promise<T>, onTimeout: () => Error, followUp?: GivenUp): Promise<T> {
-    const waited = this.stalled ? Promise.reject(onTimeout()) : withTimeout(work, this.config.queueTimeoutMs, () => this.stall(work, onTimeout));
+    let waited: Promise<T>;
+    if (this.stalled) {
+      // Not waited for, but sent: a failure of it later is no one's to handle (and must not go unhandled).
+      work.catch(() => undefined);
+      waited = Promise.reject(onTimeout());
+    } else {
+      waited = withTimeout(work, this.config.queueTimeoutMs, () => this.stall(work, onTimeout));
+    }
     if (!followUp) return waited;
     return waited.catch(async (err: unknown) => {
       const recorded = followUp.givenUp().catch((e: Error) => this.logger.error(`could not record a queue wait given up on: ${e.message}`));
