@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { AppConfig, QueueDownError, QueueService, type CarriedRow, type GivenUp } from '@arbiter/platform';
+import { AppConfig, QueueService, type CarriedRow, type GivenUp } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
 import type { ActionContext, ActionEvent, ActionMode, RegisteredAction } from './action.interfaces';
 import type { ActionLogEntry, ActionStatus } from './action-log.entity';
@@ -221,7 +221,7 @@ export class ActionExecutor {
    * is the action's key, so it is queued once either way.
    */
   private async enqueue(action: RegisteredAction, data: ActionJobData, followUp?: GivenUp): Promise<void> {
-    await this.queues.within<unknown, ActionJobData>(ACTIONS_QUEUE, (queue) => addJob(queue, action, data), ACTIONS_QUEUE_DOWN, followUp);
+    await this.queues.within<unknown, ActionJobData>(ACTIONS_QUEUE, (queue) => addJob(queue, action, data), followUp);
   }
 }
 
@@ -290,9 +290,6 @@ function carryFor(carry: (row: CarriedRow) => void, reported: () => unknown): No
 function normalise(result: unknown): unknown {
   return result === undefined ? undefined : JSON.parse(JSON.stringify(result));
 }
-
-/** The actions queue did not answer within QUEUE_TIMEOUT_MS. */
-export const ACTIONS_QUEUE_DOWN = () => new QueueDownError('the actions queue did not answer in time; retry in a moment');
 
 /** What an action that could not be queued reports (the reason is in the log). */
 export const ENQUEUE_FAILED = 'the action could not be queued (the queue did not answer in time, or refused it); GET /v1/actions/failed lists it, and its retry queues it';

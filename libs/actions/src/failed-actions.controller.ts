@@ -2,7 +2,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Controller, Get, HttpCode, Logger, Param, Post, Query } from '@nestjs/common';
 import { NotFoundError, QueueService, RequireScope, ValidationError } from '@arbiter/platform';
 import { ACTIONS_QUEUE } from './actions.constants';
-import { ACTIONS_QUEUE_DOWN, addJob, jobData, type ActionJobData } from './action.executor';
+import { addJob, jobData, type ActionJobData } from './action.executor';
 import type { ActionLogEntry } from './action-log.entity';
 import { ActionLogRepository } from './action-log.repository';
 import { ActionRegistry } from './action.registry';
@@ -94,7 +94,6 @@ export class FailedActionsController {
             await addJob(queue, action, jobData(entry));
           }
         },
-        ACTIONS_QUEUE_DOWN,
         // Not queued, as far as can be told: failed as it was, still listed for the next retry;
         // queued again if it lands after all. Neither overwrites what a worker wrote since.
         { givenUp: () => this.log.updateIf(key, { status: 'queued' }, failed), landed: () => this.log.updateIf(key, { status: 'failed', errorCode: entry.errorCode }, queued) },

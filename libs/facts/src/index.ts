@@ -13,7 +13,7 @@ export { CatalogueService } from './catalogue/catalogue.service';
 export type { CatalogueContribution } from './catalogue/catalogue.service';
 export { EventLogService } from './events/event-log.service';
 export type { NewEvent, StoredEvent, WindowQuery, WindowValue } from './events/event-log.service';
-export { UserService, USER_ID, USER_ID_FORMAT } from './users/user.service';
+export { checkUserId, UserService, USER_ID, USER_ID_FORMAT } from './users/user.service';
 export { userStringAttributeSql } from './users/user-attributes.query';
 export type { UserView } from './users/user.service';
 export { UserChanges } from './users/user-changes';

@@ -98,7 +98,7 @@ export class UserService {
 
   /** Creates the user or replaces all of their attributes; `created` says which. */
   async put(id: string, attributes: unknown): Promise<{ user: UserView; created: boolean }> {
-    checkId(id);
+    checkUserId(id);
     const clean = this.validate(attributes, true);
     const rows: Record<string, unknown>[] = await this.dataSource.query(
       `INSERT INTO users AS u (id, attributes) VALUES ($1, $2::jsonb)
@@ -116,7 +116,7 @@ export class UserService {
    * unless `createIfMissing` (what an action setting one attribute wants): then the user is created.
    */
   async patch(id: string, attributes: unknown, options: { createIfMissing?: boolean } = {}): Promise<UserView> {
-    checkId(id);
+    checkUserId(id);
     const clean = this.validate(attributes, false);
     const rows: Record<string, unknown>[] = options.createIfMissing
       ? [await this.upserts.submit({ id, set: clean.set, removed: clean.removed })]
@@ -137,7 +137,7 @@ export class UserService {
    * will be when it knew them before (the event's append read them); otherwise it forgets them.
    */
   carriedPatch(id: string, attributes: unknown): CarriedRow {
-    checkId(id);
+    checkUserId(id);
     const clean = this.validate(attributes, false);
     const patch: Record<string, unknown> = Object.assign({}, clean.set);
     for (const name of clean.removed) patch[name] = null;
@@ -245,8 +245,10 @@ export class UserService {
   }
 }
 
-function checkId(id: string): void {
+/** A user id taken from a path (`id`), as every API takes it: a 400 naming `id` otherwise. */
+export function checkUserId(id: string): string {
   if (!USER_ID.test(id)) throw new ValidationError([{ path: 'id', message: `user ids are ${USER_ID_FORMAT}` }]);
+  return id;
 }
 
 function view(r: Record<string, unknown>): UserView {

@@ -4,7 +4,7 @@ import { NotFoundError, RequireScope, ValidationError } from '@arbiter/platform'
 import { setSessionUser } from '@arbiter/session';
 import { FactsService, type FactValues } from '../facts.service';
 import { UserChanges } from './user-changes';
-import { USER_ID, USER_ID_FORMAT, UserService, type UserView } from './user.service';
+import { checkUserId, UserService, type UserView } from './user.service';
 
 /** `{ attributes: {...} }`: the only body the write endpoints accept. */
 function attributesOf(body: unknown): unknown {
@@ -16,7 +16,7 @@ function attributesOf(body: unknown): unknown {
 }
 
 function userId(id: string): string {
-  if (!USER_ID.test(id)) throw new ValidationError([{ path: 'id', message: `user ids are ${USER_ID_FORMAT}` }]);
+  checkUserId(id);
   setSessionUser(id);
   return id;
 }

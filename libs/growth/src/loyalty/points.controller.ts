@@ -1,14 +1,9 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { USER_ID, USER_ID_FORMAT } from '@arbiter/facts';
-import { RequireScope, ValidationError } from '@arbiter/platform';
+import { checkUserId } from '@arbiter/facts';
+import { RequireScope } from '@arbiter/platform';
 import { paging } from '../paging';
 import { PointsLedgerService } from './points-ledger.service';
-
-function userId(id: string): string {
-  if (!USER_ID.test(id)) throw new ValidationError([{ path: 'id', message: `user ids are ${USER_ID_FORMAT}` }]);
-  return id;
-}
 
 /** A user's loyalty points: the balance (live entries) and the ledger. */
 @ApiTags('growth')
@@ -20,7 +15,7 @@ export class PointsController {
   @RequireScope('read')
   @ApiOperation({ summary: "The user's points balance: the sum of entries not expired" })
   async balance(@Param('id') id: string): Promise<{ user_id: string; balance: number }> {
-    return { user_id: id, balance: await this.ledger.balance(userId(id)) };
+    return { user_id: id, balance: await this.ledger.balance(checkUserId(id)) };
   }
 
   @Get(':id/points/entries')
@@ -28,6 +23,6 @@ export class PointsController {
   @ApiOperation({ summary: "The user's ledger entries, newest first (?limit=50&offset=0)" })
   async entries(@Param('id') id: string, @Query() query: Record<string, unknown>) {
     const page = paging(query);
-    return { user_id: id, ...page, ...(await this.ledger.entries(userId(id), page.limit, page.offset)) };
+    return { user_id: id, ...page, ...(await this.ledger.entries(checkUserId(id), page.limit, page.offset)) };
   }
 }

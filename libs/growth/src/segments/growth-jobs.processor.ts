@@ -4,7 +4,7 @@ import type { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { AppConfig, QueueService, type GivenUp } from '@arbiter/platform';
 import { runInSession } from '@arbiter/session';
-import { GROWTH_QUEUE, GROWTH_QUEUE_DOWN, growthJobId } from '../growth.constants';
+import { GROWTH_QUEUE, growthJobId } from '../growth.constants';
 import { MembershipService, type RecheckJob } from './membership.service';
 import { SegmentService } from './segment.service';
 import { UserDirectory } from './user-directory';
@@ -91,7 +91,6 @@ export class GrowthJobsProcessor implements OnApplicationBootstrap {
           removeOnComplete: { count: 1000 },
           removeOnFail: { count: 1000 },
         }),
-      GROWTH_QUEUE_DOWN,
       followUp,
     );
   }

@@ -5,7 +5,7 @@ import { EventLogService, FactsService, type EvaluationInputs } from '@arbiter/f
 import { EventPipeline, type IncomingEvent } from '@arbiter/ingestion';
 import { AppConfig, QueueService } from '@arbiter/platform';
 import { currentSession, runInSession } from '@arbiter/session';
-import { GROWTH_QUEUE, GROWTH_QUEUE_DOWN, growthJobId } from '../growth.constants';
+import { GROWTH_QUEUE, growthJobId } from '../growth.constants';
 import { nextWindowChange } from './segment-dependencies';
 import type { CompiledSegment } from './segment.service';
 
@@ -206,7 +206,6 @@ export class MembershipService {
           removeOnComplete: true,
           removeOnFail: { count: 1000 },
         }),
-      GROWTH_QUEUE_DOWN,
     );
   }
 }

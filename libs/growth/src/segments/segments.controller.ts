@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { USER_ID, USER_ID_FORMAT } from '@arbiter/facts';
+import { checkUserId } from '@arbiter/facts';
 import { RequireScope, ValidationError } from '@arbiter/platform';
 import { paging } from '../paging';
 import { GrowthJobsProcessor } from './growth-jobs.processor';
@@ -79,7 +79,7 @@ export class UserSegmentsController {
   @RequireScope('read')
   @ApiOperation({ summary: "The user's segments now (?history=true adds past stays with exited_at)" })
   async segments(@Param('id') id: string, @Query('history') history: unknown) {
-    if (!USER_ID.test(id)) throw new ValidationError([{ path: 'id', message: `user ids are ${USER_ID_FORMAT}` }]);
+    checkUserId(id);
     if (history !== undefined && history !== 'true' && history !== 'false') throw new ValidationError([{ path: 'history', message: 'must be true or false' }]);
     return { user_id: id, segments: await this.membership.forUser(id, history === 'true') };
   }

@@ -85,7 +85,7 @@ function sortOut(events: readonly IncomingEvent[], known: ReadonlyMap<string, St
   return { retry, replace };
 }
 
-const QUEUE_DOWN = () => new QueueDownError('the event queue did not answer in time; retry in a moment (sending the same events again is safe: an event is queued once under its id)');
+const QUEUE_DOWN = () => new QueueDownError(EVENTS_QUEUE, 'the event queue did not answer in time; retry in a moment (sending the same events again is safe: an event is queued once under its id)');
 
 /**
  * Batch intake and the workers behind it. Accepted events are enqueued durably before the answer

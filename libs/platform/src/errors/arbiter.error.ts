@@ -72,7 +72,8 @@ export class DependencyDownError extends ArbiterError {
 
 /** The queue (Redis, or BullMQ's PostgreSQL backend) did not answer within QUEUE_TIMEOUT_MS. */
 export class QueueDownError extends DependencyDownError {
-  constructor(message = 'the queue did not answer in time; retry in a moment') {
+  /** `queue`: the queue's name, for the message; `message`: a message of the caller's own instead. */
+  constructor(queue: string, message = `the ${queue} queue did not answer in time; retry in a moment`) {
     super('queue', message);
   }
 }

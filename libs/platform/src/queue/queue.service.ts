@@ -1,6 +1,7 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Queue, Worker, createPostgresBackend, createRedisBackend, runMigrations, setDefaultBackendFactory, type BackendFactory, type Processor, type WorkerOptions } from 'bullmq';
 import { AppConfig } from '../config/app-config';
+import { QueueDownError } from '../errors/arbiter.error';
 import { EmbeddedDatabase } from '../store/embedded-database';
 
 /**
@@ -62,10 +63,11 @@ export class QueueService implements BeforeApplicationShutdown {
   }
 
   /**
-   * `work` on the named queue, waited for at most `QUEUE_TIMEOUT_MS` ({@link bounded}).
+   * `work` on the named queue, waited for at most `QUEUE_TIMEOUT_MS` ({@link bounded}); past it, a
+   * {@link QueueDownError} naming the queue.
    */
-  within<T, D = unknown>(name: string, work: (queue: Queue<D>) => Promise<T>, onTimeout: () => Error, followUp?: GivenUp): Promise<T> {
-    return this.bounded(this.queue<D>(name).then(work), onTimeout, followUp);
+  within<T, D = unknown>(name: string, work: (queue: Queue<D>) => Promise<T>, followUp?: GivenUp): Promise<T> {
+    return this.bounded(this.queue<D>(name).then(work), () => new QueueDownError(name), followUp);
   }
 
   /**
